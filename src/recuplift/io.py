@@ -1,0 +1,145 @@
+"""Reading and writing tables, always atomically: a run that dies half-way leaves no half-written file.
+
+Sources: Parquet, CSV and DuckDB tables (``path.duckdb::table``). Writes go to a temporary name in the
+destination folder and are renamed into place, which is atomic on POSIX file systems.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from .schema import DataError, Problem
+
+DUCKDB_SEPARATOR = "::"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def read_table(source: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a Parquet file, a CSV file or a DuckDB table (``file.duckdb::table``) into pandas."""
+    source = str(source)
+    if DUCKDB_SEPARATOR in source:
+        return _read_duckdb(source, columns)
+    path = Path(source)
+    if not path.exists():
+        raise DataError(Problem(None, f"no such file: {source}", hint="check the path"))
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq") or path.is_dir():
+            return pd.read_parquet(path, columns=columns)
+        if suffix in (".csv", ".gz", ".txt", ".tsv"):
+            return pd.read_csv(path, usecols=columns, sep="\t" if suffix == ".tsv" else ",")
+    except (ValueError, OSError) as err:
+        raise DataError(Problem(None, f"could not read {source}: {err}",
+                                hint="is it a valid Parquet or CSV file?")) from err
+    raise DataError(Problem(None, f"unknown file type '{suffix}' for {source}",
+                            hint="use .parquet, .csv or file.duckdb::table"))
+
+
+def _read_duckdb(source: str, columns: list[str] | None) -> pd.DataFrame:
+    import duckdb
+
+    db_path, table = source.rsplit(DUCKDB_SEPARATOR, 1)
+    if not Path(db_path).exists():
+        raise DataError(Problem(None, f"no such DuckDB file: {db_path}"))
+    if not table.replace("_", "").replace(".", "").isalnum():
+        raise DataError(Problem(None, f"'{table}' is not a plain table name", hint="use file.duckdb::table"))
+    cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    with duckdb.connect(db_path, read_only=True) as con:
+        try:
+            return con.execute(f"SELECT {cols} FROM {table}").df()
+        except duckdb.Error as err:
+            raise DataError(Problem(None, f"could not read table '{table}' from {db_path}: {err}")) from err
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write Parquet, CSV or a DuckDB table (``file.duckdb::table``), atomically."""
+    path_str = str(path)
+    if DUCKDB_SEPARATOR in path_str:
+        return _write_duckdb(df, path_str)
+    target = Path(path_str)
+    with atomic_path(target) as tmp:
+        if target.suffix.lower() == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+    return target
+
+
+def _write_duckdb(df: pd.DataFrame, dest: str) -> Path:
+    import shutil
+
+    import duckdb
+
+    db_path, table = dest.rsplit(DUCKDB_SEPARATOR, 1)
+    target = Path(db_path)
+    with atomic_path(target) as tmp:
+        if target.exists():
+            shutil.copyfile(target, tmp)
+        else:
+            tmp.unlink()  # duckdb refuses to open an empty non-database file
+        with duckdb.connect(str(tmp)) as con:
+            con.register("frame", df)
+            con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM frame')
+    return target
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON-serializable: {type(value).__name__}")
+
+
+def to_json_safe(obj: Any) -> Any:
+    """Recursively replace NaN/inf floats with None so the JSON is valid everywhere."""
+    if isinstance(obj, dict):
+        return {str(k): to_json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, np.floating):
+        return None if not np.isfinite(obj) else float(obj)
+    return obj
+
+
+def write_json(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """Write JSON atomically, NaN-free."""
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(to_json_safe(obj), indent=2, default=_json_default) + "\n")
+    return target
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    return json.loads(Path(path).read_text())

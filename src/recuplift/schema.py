@@ -1,0 +1,395 @@
+"""The data contract: which column plays which role, and the checks that turn bad logs into clear errors.
+
+Every entry point takes a :class:`Roles`; nothing past this module hard-codes a column name. ``validate``
+collects *all* problems before raising, so an analyst fixes a file in one pass instead of one error at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+TRUTH_PREFIX = "true_"
+LIST_ROLES = ("text", "covariates", "modifiers")
+MAX_ROWS_SHOWN = 5
+
+PROPENSITY_WARN_LOW, PROPENSITY_WARN_HIGH = 0.01, 0.99
+PROPENSITY_WARN_SHARE = 0.01
+TEXT_MISSING_WARN_SHARE = 0.05
+OUTCOME_RARE_RATE = 0.001
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: the column, the rule, a few offending row numbers and what to do about it."""
+
+    column: str | None
+    rule: str
+    rows: tuple[int, ...] = ()
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = f"column '{self.column}'" if self.column else "table"
+        text = f"{where}: {self.rule}"
+        if self.rows:
+            text += f" (rows {', '.join(str(r) for r in self.rows)})"
+        if self.hint:
+            text += f" — {self.hint}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"column": self.column, "rule": self.rule, "rows": list(self.rows), "hint": self.hint}
+
+
+class DataError(ValueError):
+    """Raised for input that breaks the data contract; carries every problem found, not just the first."""
+
+    def __init__(self, problems: Problem | Iterable[Problem]):
+        self.problems: list[Problem] = [problems] if isinstance(problems, Problem) else list(problems)
+        lines = [str(p) for p in self.problems]
+        head = "1 problem in the data" if len(lines) == 1 else f"{len(lines)} problems in the data"
+        super().__init__(head + ":\n  - " + "\n  - ".join(lines))
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Which column plays which role.
+
+    Optional roles (``propensity``, ``position``, ids, ``text``) left at their contract default are used when
+    the column exists and silently dropped when it does not; a name the analyst set explicitly must exist.
+    ``covariates=None`` means every remaining numeric or categorical column that is not ground truth.
+    """
+
+    treatment: str = "exposed"
+    outcome: str = "outcome"
+    propensity: str | None = "propensity"
+    position: str | None = "position"
+    user_id: str | None = "user_id"
+    item_id: str | None = "item_id"
+    request_id: str | None = None
+    text: tuple[str, ...] | None = None
+    covariates: tuple[str, ...] | None = None
+    modifiers: tuple[str, ...] = ()
+
+    DEFAULT_TEXT = ("item_text", "user_text")
+
+    def __post_init__(self) -> None:
+        for name in LIST_ROLES:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, (value,))
+            elif value is not None:
+                object.__setattr__(self, name, tuple(value))
+
+    @classmethod
+    def from_mapping(cls, mapping: dict[str, Any] | None) -> "Roles":
+        """Build from a plain dict (CLI flags, notebook parameters); unknown keys are an error, not ignored.
+
+        ``None`` keeps a role's default; an empty string switches an optional role off.
+        """
+        mapping = {k: v for k, v in (mapping or {}).items() if v is not None}
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(mapping) - known)
+        if unknown:
+            raise DataError(Problem(None, f"unknown role(s) {unknown}", hint=f"use some of {sorted(known)}"))
+        for key, value in list(mapping.items()):
+            if key in LIST_ROLES and isinstance(value, str):
+                mapping[key] = tuple(s.strip() for s in value.split(",") if s.strip())
+            elif value == "":
+                mapping[key] = None
+        return cls(**mapping)
+
+    def _explicit(self, name: str) -> bool:
+        return getattr(self, name) != getattr(Roles, name, None)
+
+    def bind(self, df: pd.DataFrame) -> "Roles":
+        """Resolve defaults against a table: drop absent default optional roles, expand auto covariates.
+
+        Raises ``DataError`` for explicitly named columns that are missing and for a column given two roles.
+        """
+        problems: list[Problem] = []
+        updates: dict[str, Any] = {}
+        for name in ("treatment", "outcome"):
+            col = getattr(self, name)
+            if col not in df.columns:
+                problems.append(_missing(col, name, df))
+        for name in ("propensity", "position", "user_id", "item_id", "request_id"):
+            col = getattr(self, name)
+            if col is not None and col not in df.columns:
+                if self._explicit(name):
+                    problems.append(_missing(col, name, df))
+                else:
+                    updates[name] = None
+        if self.text is None:
+            updates["text"] = tuple(c for c in self.DEFAULT_TEXT if c in df.columns)
+        else:
+            problems += [_missing(c, "text", df) for c in self.text if c not in df.columns]
+        for name in ("covariates", "modifiers"):
+            problems += [_missing(c, name, df) for c in (getattr(self, name) or ()) if c not in df.columns]
+        if problems:
+            raise DataError(problems)
+        bound = dataclasses.replace(self, **updates)
+        if bound.covariates is None:
+            taken = set(bound.single_columns().values()) | set(bound.text or ())
+            auto = tuple(
+                c for c in df.columns
+                if c not in taken and not str(c).startswith(TRUTH_PREFIX) and _is_tabular(df[c])
+            )
+            bound = dataclasses.replace(bound, covariates=auto)
+        bound._check_no_double_roles()
+        return bound
+
+    def single_columns(self) -> dict[str, str]:
+        """role -> column for the one-column roles that are set."""
+        names = ("treatment", "outcome", "propensity", "position", "user_id", "item_id", "request_id")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+    def _check_no_double_roles(self) -> None:
+        seen: dict[str, str] = {}
+        problems: list[Problem] = []
+        pairs = list(self.single_columns().items())
+        pairs += [("text", c) for c in self.text or ()]
+        pairs += [("covariates", c) for c in self.covariates or ()]
+        for role, col in pairs:
+            if col in seen and seen[col] != role:
+                problems.append(Problem(col, f"given two roles ({seen[col]} and {role})",
+                                        hint="give each column one role"))
+            seen.setdefault(col, role)
+        if problems:
+            raise DataError(problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (list(v) if isinstance(v, tuple) else v)
+                for f in dataclasses.fields(self) for v in [getattr(self, f.name)]}
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What ``validate`` found: the bound roles, warnings that do not stop a run, and a summary of the log."""
+
+    roles: Roles
+    warnings: tuple[Problem, ...]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame({"value": self.stats}).rename_axis("statistic")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"roles": self.roles.to_dict(), "warnings": [w.to_dict() for w in self.warnings],
+                "stats": self.stats}
+
+
+def validate(df: pd.DataFrame, roles: Roles | None = None) -> ValidationReport:
+    """Check ``df`` against the contract; raise one ``DataError`` listing every problem, else report."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(Problem(None, f"expected a pandas DataFrame, got {type(df).__name__}"))
+    if df.columns.duplicated().any():
+        dups = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        raise DataError([Problem(c, "appears more than once in the header", hint="rename one") for c in dups])
+    roles = (roles or Roles()).bind(df)
+    if len(df) == 0:
+        raise DataError(Problem(None, "empty table (no rows)", hint="check the file and any filter upstream"))
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    df = df.reset_index(drop=True)
+
+    treatment = _check_treatment(df, roles.treatment, problems)
+    outcome = _check_outcome(df, roles.outcome, problems)
+    if roles.propensity:
+        propensity = _check_propensity(df, roles.propensity, problems)
+        if propensity is not None:
+            extreme = float(((propensity < PROPENSITY_WARN_LOW) | (propensity > PROPENSITY_WARN_HIGH)).mean())
+            if extreme > PROPENSITY_WARN_SHARE:
+                warnings.append(Problem(roles.propensity,
+                                        f"{extreme:.1%} of propensities lie outside "
+                                        f"[{PROPENSITY_WARN_LOW}, {PROPENSITY_WARN_HIGH}]",
+                                        hint="weights will be clipped; expect wide intervals"))
+    if roles.position:
+        _check_position(df, roles.position, problems)
+    for col in (roles.user_id, roles.item_id, roles.request_id):
+        if col:
+            _check_ids(df, col, problems)
+    text_coverage: dict[str, float] = {}
+    for col in roles.text or ():
+        coverage = _check_text(df, col, problems)
+        if coverage is not None:
+            text_coverage[col] = coverage
+            if 1 - coverage > TEXT_MISSING_WARN_SHARE:
+                warnings.append(Problem(col, f"{1 - coverage:.1%} of texts are missing or empty",
+                                        hint="they become zero vectors with a missing indicator"))
+    for col in roles.covariates or ():
+        _check_covariate(df, col, problems)
+
+    if treatment is not None:
+        for arm in (0, 1):
+            n_arm = int((treatment == arm).sum())
+            if n_arm < 2:
+                problems.append(Problem(roles.treatment, f"fewer than 2 rows with {roles.treatment}={arm} "
+                                                         f"({n_arm})", hint="an effect needs both arms"))
+    if problems:
+        raise DataError(problems)
+
+    rate = float(outcome.mean())
+    binary_outcome = bool(outcome.isin([0, 1]).all())
+    if binary_outcome and rate < OUTCOME_RARE_RATE:
+        warnings.append(Problem(roles.outcome, f"outcome rate {rate:.3%} is below {OUTCOME_RARE_RATE:.1%}",
+                                hint="effects will be very noisy; consider a denser outcome"))
+    exposed = treatment == 1
+    stats: dict[str, Any] = {
+        "rows": int(len(df)),
+        "users": int(df[roles.user_id].nunique()) if roles.user_id else None,
+        "items": int(df[roles.item_id].nunique()) if roles.item_id else None,
+        "exposure_rate": float(exposed.mean()),
+        "outcome_mean_exposed": float(outcome[exposed].mean()),
+        "outcome_mean_unexposed": float(outcome[~exposed].mean()),
+        "naive_difference": float(outcome[exposed].mean() - outcome[~exposed].mean()),
+        "binary_outcome": binary_outcome,
+    }
+    stats.update({f"text_coverage[{c}]": v for c, v in text_coverage.items()})
+    return ValidationReport(roles=roles, warnings=tuple(warnings), stats=stats)
+
+
+def _rows(mask: pd.Series | np.ndarray) -> tuple[int, ...]:
+    idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+    return tuple(int(i) for i in idx[:MAX_ROWS_SHOWN])
+
+
+def _missing(col: str, role: str, df: pd.DataFrame) -> Problem:
+    cols = ", ".join(map(str, list(df.columns)[:12]))
+    return Problem(col, f"missing column (needed as {role})",
+                   hint=f"pass the right name with --{role.replace('_', '-')}; the table has: {cols}")
+
+
+def _numeric(series: pd.Series) -> pd.Series | None:
+    """The series as float64, or None if any non-missing value is not a number."""
+    if pd.api.types.is_bool_dtype(series):
+        return series.astype("float64")
+    if pd.api.types.is_numeric_dtype(series):
+        try:
+            return series.astype("float64")
+        except (TypeError, ValueError):
+            return None
+    converted = pd.to_numeric(series, errors="coerce")
+    bad = converted.isna() & series.notna()
+    if bad.any():
+        return None
+    return converted.astype("float64")
+
+
+def _non_numeric_rows(series: pd.Series) -> tuple[int, ...]:
+    converted = pd.to_numeric(series, errors="coerce")
+    return _rows(converted.isna() & series.notna())
+
+
+def _check_treatment(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd.Series | None:
+    values = _numeric(df[col])
+    if values is None:
+        problems.append(Problem(col, "treatment must be binary 0/1 but holds non-numeric values",
+                                _non_numeric_rows(df[col]), "encode exposure as 0/1"))
+        return None
+    bad = values.isna() | ~values.isin([0.0, 1.0])
+    if bad.any():
+        problems.append(Problem(col, "treatment must be binary 0/1", _rows(bad),
+                                "encode exposure as 0/1 and drop rows with missing exposure"))
+        return None
+    if values.nunique() < 2:
+        problems.append(Problem(col, f"treatment is constant ({int(values.iloc[0])} in every row)",
+                                hint="an effect needs exposed and unexposed rows"))
+        return None
+    return values.astype(int)
+
+
+def _check_outcome(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd.Series | None:
+    values = _numeric(df[col])
+    if values is None:
+        problems.append(Problem(col, "outcome must be numeric", _non_numeric_rows(df[col]),
+                                "encode the outcome as a number (0/1 for rates)"))
+        return None
+    if values.isna().any():
+        problems.append(Problem(col, "outcome is missing (NaN)", _rows(values.isna()),
+                                "drop or impute those rows"))
+        return None
+    if np.isinf(values).any():
+        problems.append(Problem(col, "outcome is infinite", _rows(np.isinf(values)), "drop those rows"))
+        return None
+    return values
+
+
+def _check_propensity(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd.Series | None:
+    values = _numeric(df[col])
+    if values is None:
+        problems.append(Problem(col, "propensity must be numeric", _non_numeric_rows(df[col])))
+        return None
+    if values.isna().any():
+        problems.append(Problem(col, "propensity is missing (NaN)", _rows(values.isna()),
+                                "drop the column (it will be estimated) or fill it from the logger"))
+        return None
+    outside = (values <= 0) | (values >= 1)
+    if outside.any():
+        problems.append(Problem(col, "propensity must lie strictly inside (0, 1)", _rows(outside),
+                                "a logging probability of 0 or 1 leaves no overlap; drop those rows"))
+        return None
+    return values
+
+
+def _check_position(df: pd.DataFrame, col: str, problems: list[Problem]) -> None:
+    values = _numeric(df[col])
+    if values is None:
+        problems.append(Problem(col, "position must be an integer ≥ 1", _non_numeric_rows(df[col])))
+        return
+    present = values.notna()
+    below = present & (values < 1)
+    if below.any():
+        problems.append(Problem(col, "position must be ≥ 1", _rows(below), "slots are counted from 1"))
+    fractional = present & ~below & np.isfinite(values) & (values != np.floor(values))
+    fractional |= present & ~np.isfinite(values)
+    if fractional.any():
+        problems.append(Problem(col, "position must be a whole number", _rows(fractional)))
+
+
+def _check_ids(df: pd.DataFrame, col: str, problems: list[Problem]) -> None:
+    missing = df[col].isna()
+    if missing.any():
+        problems.append(Problem(col, "id is missing", _rows(missing), "every row needs its id"))
+
+
+def _check_text(df: pd.DataFrame, col: str, problems: list[Problem]) -> float | None:
+    series = df[col]
+    missing = series.isna()
+    not_str = ~missing & ~series.map(lambda v: isinstance(v, (str, bytes)))
+    if not_str.any():
+        problems.append(Problem(col, "text column holds non-string values", _rows(not_str),
+                                "cast to str or set missing texts to null"))
+        return None
+    empty = missing | series.map(lambda v: isinstance(v, (str, bytes)) and not v.strip())
+    return float(1 - empty.mean())
+
+
+def _check_covariate(df: pd.DataFrame, col: str, problems: list[Problem]) -> None:
+    series = df[col]
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        inf = np.isinf(series.astype("float64"))
+        if inf.any():
+            problems.append(Problem(col, "covariate is infinite", _rows(inf), "drop or cap those rows"))
+    elif not _is_tabular(series):
+        problems.append(Problem(col, "covariate must be numeric or categorical",
+                                hint="pass long free text with --text instead"))
+
+
+def _is_tabular(series: pd.Series) -> bool:
+    """Numeric, boolean or categorical-looking (few distinct short strings); long free text is not."""
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return True
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return True
+    if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
+        values = series.dropna()
+        if not values.map(lambda v: isinstance(v, str)).all():
+            return False
+        n_distinct = values.nunique()
+        return n_distinct <= max(50, 0.05 * len(values)) and (values.str.len().mean() if len(values) else 0) < 40
+    return False

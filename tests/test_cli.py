@@ -1,0 +1,79 @@
+"""The CLI: clean errors with exit status 2 for bad logs, and working commands on good ones."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+BAD_INPUTS = {
+    "missing_column": (lambda df: df.drop(columns=["outcome"]), "outcome", "missing column"),
+    "two_roles": (lambda df: df, "outcome", "two roles"),
+    "empty": (lambda df: df.iloc[:0], None, "empty table"),
+    "treatment_not_binary": (lambda df: df.assign(exposed=df.exposed * 2), "exposed", "binary"),
+    "treatment_constant": (lambda df: df.assign(exposed=1), "exposed", "constant"),
+    "outcome_nan": (lambda df: df.assign(outcome=df.outcome.where(df.index != 3)), "outcome", "NaN"),
+    "outcome_inf": (lambda df: df.assign(outcome=df.outcome.astype(float).where(df.index != 3, np.inf)),
+                    "outcome", "infinite"),
+    "propensity_outside": (lambda df: df.assign(propensity=df.propensity.where(df.index != 4, 1.0)),
+                           "propensity", "(0, 1)"),
+    "position_below_1": (lambda df: df.assign(position=df.position - 1), "position", "≥ 1"),
+    "text_not_string": (lambda df: df.assign(item_text=np.arange(len(df))), "item_text", "non-string"),
+    "one_exposed_row": (lambda df: df.assign(exposed=(df.index == 0).astype(int)), "exposed", "fewer than 2"),
+}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "recuplift.cli", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_validate_bad_input_exits_2_naming_column_and_rule(tmp_path, small_log, case):
+    mutate, column, rule = BAD_INPUTS[case]
+    path = tmp_path / f"{case}.parquet"
+    mutate(small_log.head(200).copy()).to_parquet(path)
+    extra = ["--propensity", "outcome"] if case == "two_roles" else []
+    result = run_cli("validate", str(path), *extra)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert rule in result.stderr
+    if column:
+        assert f"'{column}'" in result.stderr
+
+
+def test_validate_prints_summary(tmp_path, small_log):
+    path = tmp_path / "log.csv"
+    small_log.to_csv(path, index=False)
+    result = run_cli("validate", str(path))
+    assert result.returncode == 0, result.stderr
+    for word in ("rows", "users", "items", "exposure_rate", "naive_difference", "text_coverage[item_text]"):
+        assert word in result.stdout
+
+
+def test_validate_with_renamed_columns(tmp_path, small_log):
+    path = tmp_path / "renamed.parquet"
+    small_log.rename(columns={"exposed": "shown", "outcome": "bought", "user_id": "uid"}).to_parquet(path)
+    assert run_cli("validate", str(path)).returncode == 2
+    result = run_cli("validate", str(path), "--treatment", "shown", "--outcome", "bought", "--user-id", "uid")
+    assert result.returncode == 0, result.stderr
+
+
+def test_simulate_writes_log_and_truth(tmp_path):
+    result = run_cli("simulate", "--out", str(tmp_path), "--users", "100", "--seed", "5")
+    assert result.returncode == 0, result.stderr
+    df = pd.read_parquet(tmp_path / "impressions.parquet")
+    assert len(df) == 100 * 20 and "true_uplift" in df
+
+
+def test_simulate_rejects_bad_knob(tmp_path):
+    result = run_cli("simulate", "--out", str(tmp_path), "--text-noise", "3")
+    assert result.returncode == 2 and "text_noise" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["simulate", "validate", "demo"])
+def test_every_command_has_help(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0 and "Usage" in result.stdout

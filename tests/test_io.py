@@ -1,0 +1,72 @@
+"""Round trips through every supported format, and writes that never leave half a file."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from recuplift.io import atomic_path, read_json, read_table, write_json, write_table
+from recuplift.schema import DataError
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    return pd.DataFrame({"user_id": ["u1", "u2", "u3"], "exposed": [0, 1, 1], "outcome": [0.0, 1.0, 0.5],
+                         "item_text": ["a", None, "c"]})
+
+
+@pytest.mark.parametrize("name", ["log.parquet", "log.csv", "log.duckdb::impressions"])
+def test_round_trip(tmp_path, frame, name):
+    dest = f"{tmp_path}/{name}"
+    write_table(frame, dest)
+    back = read_table(dest)
+    pd.testing.assert_frame_equal(back.reset_index(drop=True), frame, check_dtype=False)
+
+
+def test_duckdb_keeps_other_tables(tmp_path, frame):
+    db = f"{tmp_path}/store.duckdb"
+    write_table(frame, db + "::a")
+    write_table(frame.head(1), db + "::b")
+    assert len(read_table(db + "::a")) == 3 and len(read_table(db + "::b")) == 1
+
+
+def test_failed_write_leaves_no_file(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed mid-write")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_write_keeps_previous_version(tmp_path, frame):
+    target = tmp_path / "log.parquet"
+    write_table(frame, target)
+
+    class Boom:
+        def to_parquet(self, *a, **k):
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_table(Boom(), target)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(read_table(target), frame)
+    assert [p.name for p in tmp_path.iterdir()] == ["log.parquet"]
+
+
+def test_json_is_nan_free(tmp_path):
+    write_json({"a": float("nan"), "b": [1.0, float("inf")]}, tmp_path / "r.json")
+    assert read_json(tmp_path / "r.json") == {"a": None, "b": [1.0, None]}
+
+
+@pytest.mark.parametrize("source, message", [
+    ("missing.parquet", "no such file"),
+    ("file.xlsx", "unknown file type"),
+    ("missing.duckdb::t", "no such DuckDB file"),
+])
+def test_bad_sources_are_data_errors(tmp_path, source, message):
+    path = tmp_path / source.split("::")[0]
+    if source.endswith("xlsx"):
+        path.write_text("x")
+    with pytest.raises(DataError, match=message):
+        read_table(str(tmp_path / source))

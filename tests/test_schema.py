@@ -1,0 +1,174 @@
+"""Every rule of the data contract yields a DataError naming the column, the rule and offending rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import pandas as hpd
+
+from recuplift.schema import DataError, Roles, validate
+
+
+def base_frame(n: int = 8) -> pd.DataFrame:
+    return pd.DataFrame({
+        "user_id": [f"u{i % 3}" for i in range(n)],
+        "item_id": [f"i{i}" for i in range(n)],
+        "exposed": [0, 1] * (n // 2),
+        "outcome": [0, 1, 1, 0, 0, 1, 0, 0][:n],
+        "propensity": [0.3, 0.6, 0.5, 0.4, 0.2, 0.7, 0.5, 0.5][:n],
+        "position": list(range(1, n + 1)),
+        "price": np.linspace(1, 2, n),
+        "item_text": ["a red lamp", "a blue mug", "cheap tent", None, "luxury watch", "a book", "game", "mat"][:n],
+    })
+
+
+def problems_of(df: pd.DataFrame, roles: Roles | None = None) -> list:
+    with pytest.raises(DataError) as info:
+        validate(df, roles)
+    return info.value.problems
+
+
+def test_clean_frame_passes_with_summary():
+    report = validate(base_frame())
+    assert report.stats["rows"] == 8
+    assert report.stats["users"] == 3
+    assert report.stats["naive_difference"] == pytest.approx(0.5 - 0.25)
+    assert report.roles.covariates == ("price",)
+    assert report.roles.text == ("item_text",)
+
+
+def test_missing_column_names_it_and_the_flag():
+    [p] = problems_of(base_frame(), Roles(treatment="shown"))
+    assert p.column == "shown" and "missing column" in p.rule and "--treatment" in p.hint
+
+
+def test_default_optional_roles_are_dropped_when_absent_but_explicit_ones_must_exist():
+    df = base_frame().drop(columns=["propensity"])
+    assert validate(df).roles.propensity is None
+    [p] = problems_of(df, Roles(propensity="logged_p"))
+    assert p.column == "logged_p"
+
+
+def test_column_with_two_roles():
+    [p] = problems_of(base_frame(), Roles(propensity="outcome"))
+    assert p.column == "outcome" and "two roles" in p.rule
+
+
+def test_empty_table():
+    [p] = problems_of(base_frame().iloc[:0])
+    assert "empty" in p.rule
+
+
+@pytest.mark.parametrize("values, rule", [
+    ([0, 1, 2, 0, 1, 0, 1, 0], "binary"),
+    ([0, 1, np.nan, 0, 1, 0, 1, 0], "binary"),
+    (["yes", "no"] * 4, "binary"),
+    ([1] * 8, "constant"),
+])
+def test_treatment_rules(values, rule):
+    df = base_frame()
+    df["exposed"] = values
+    [p] = problems_of(df)
+    assert p.column == "exposed" and rule in p.rule
+
+
+def test_treatment_rows_are_reported():
+    df = base_frame()
+    df["exposed"] = [0, 1, 2, 0, 1, 0, 3, 0]
+    [p] = problems_of(df)
+    assert p.rows == (2, 6)
+
+
+@pytest.mark.parametrize("value, rule", [("abc", "numeric"), (np.nan, "NaN"), (np.inf, "infinite")])
+def test_outcome_rules(value, rule):
+    df = base_frame().astype({"outcome": object})
+    df.loc[3, "outcome"] = value
+    [p] = problems_of(df)
+    assert p.column == "outcome" and rule in p.rule and p.rows == (3,)
+
+
+@pytest.mark.parametrize("value, rule", [(np.nan, "NaN"), (0.0, "(0, 1)"), (1.2, "(0, 1)")])
+def test_propensity_rules(value, rule):
+    df = base_frame()
+    df.loc[5, "propensity"] = value
+    [p] = problems_of(df)
+    assert p.column == "propensity" and rule in p.rule and p.rows == (5,)
+
+
+@pytest.mark.parametrize("value, rule", [(0, "≥ 1"), (2.5, "whole number")])
+def test_position_rules(value, rule):
+    df = base_frame().astype({"position": float})
+    df.loc[1, "position"] = value
+    [p] = problems_of(df)
+    assert p.column == "position" and rule in p.rule and p.rows == (1,)
+
+
+def test_text_with_non_strings():
+    df = base_frame()
+    df["item_text"] = df["item_text"].astype(object)
+    df.loc[2, "item_text"] = 42
+    [p] = problems_of(df)
+    assert p.column == "item_text" and "non-string" in p.rule and p.rows == (2,)
+
+
+def test_fewer_than_two_rows_in_an_arm():
+    df = base_frame()
+    df["exposed"] = [1, 0, 0, 0, 0, 0, 0, 0]
+    [p] = problems_of(df)
+    assert "fewer than 2 rows" in p.rule and "exposed=1" in p.rule
+
+
+def test_all_problems_are_reported_at_once():
+    df = base_frame()
+    df.loc[0, "propensity"] = 1.5
+    df.loc[1, "position"] = 0
+    df.loc[2, "outcome"] = np.nan
+    problems = problems_of(df)
+    assert {p.column for p in problems} == {"propensity", "position", "outcome"}
+    assert "3 problems" in str(DataError(problems))
+
+
+def test_warnings_do_not_stop_the_run():
+    df = pd.concat([base_frame()] * 300, ignore_index=True)
+    df["propensity"] = np.where(np.arange(len(df)) % 10 == 0, 0.001, 0.5)
+    df["outcome"] = 0.0
+    df.loc[1, "outcome"] = 1.0
+    df["item_text"] = df["item_text"].where(np.arange(len(df)) % 4 != 0, None)
+    report = validate(df)
+    rules = " | ".join(w.rule for w in report.warnings)
+    assert "outside [0.01, 0.99]" in rules
+    assert "missing or empty" in rules
+    assert "below 0.1%" in rules
+
+
+def test_roles_from_mapping_parses_lists_and_rejects_unknown_keys():
+    roles = Roles.from_mapping({"text": "a, b", "covariates": "x,y", "propensity": ""})
+    assert roles.text == ("a", "b") and roles.covariates == ("x", "y") and roles.propensity is None
+    with pytest.raises(DataError, match="unknown role"):
+        Roles.from_mapping({"treatmnt": "x"})
+
+
+def test_simulated_log_is_valid(small_log):
+    report = validate(small_log)
+    assert not any(c.startswith("true_") for c in report.roles.covariates)
+    assert set(report.roles.covariates) == {"category", "price", "user_tenure_days"}
+
+
+column_values = st.one_of(
+    st.integers(-3, 3), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5), st.none(),
+    st.booleans(),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hpd.data_frames([hpd.column(name, elements=column_values, dtype=object)
+                        for name in ("exposed", "outcome", "propensity", "position", "user_id", "item_text")],
+                       index=hpd.range_indexes(min_size=0, max_size=12)))
+def test_malformed_frames_raise_data_error_or_pass(df):
+    try:
+        validate(df)
+    except DataError as err:
+        assert err.problems and all(p.rule for p in err.problems)
