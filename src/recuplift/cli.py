@@ -47,7 +47,7 @@ def simulate(
     out: Annotated[Path, typer.Option("--out", help="Folder for impressions.parquet and simulation.json.")],
     users: Annotated[int, typer.Option(help="Number of users.")] = 2000,
     candidates: Annotated[int, typer.Option(help="Candidate items per user (rows per user).")] = 20,
-    items: Annotated[int, typer.Option(help="Catalog size.")] = 400,
+    items: Annotated[int, typer.Option(help="Catalog size.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same log.")] = 0,
     rct: Annotated[bool, typer.Option("--rct", help="Randomize exposure at a fixed rate (an A/B test).")] = False,
     confounding: Annotated[float, typer.Option(help="How strongly the logger targets organic affinity (0 = none).")] = 1.0,

@@ -38,33 +38,38 @@ CATEGORIES: dict[str, list[str]] = {
 }
 CATEGORY_NAMES = list(CATEGORIES)
 
+# Each level has its own vocabulary (defects vs craftsmanship, bargains vs luxury), as real product copy
+# does; several phrasings per level so no single template carries the signal.
 QUALITY = [  # 0 poor, 1 decent, 2 excellent
-    ["Reviewers say it breaks within a few weeks.", "The build is flimsy and the finish scratches easily.",
-     "Customers often send it back because it stops working.", "Cheaply made, so expect it to wear out fast.",
-     "Several owners complain about loose parts and poor stitching."],
-    ["A solid, dependable build for everyday use.", "It does the job reliably, with no surprises.",
-     "Reasonably well made and holds up fine.", "Reviews call it sturdy enough for daily use.",
-     "Decent construction that should last a while."],
-    ["Exceptionally well crafted and built to last for years.", "Reviewers rave about its outstanding durability.",
-     "Superb materials and flawless workmanship throughout.", "Top rated for quality by thousands of owners.",
-     "Engineered with care; it feels indestructible."],
+    ["Many buyers report it broke after a few uses.", "Frequent complaints about defects and breakage.",
+     "Often returned because it falls apart quickly.", "Flimsy parts that crack and snap easily.",
+     "Poorly made; reviewers warn that it breaks fast."],
+    ["Average, ordinary quality: it works, nothing special.", "Adequate everyday quality, neither great nor bad.",
+     "An ordinary, serviceable build that does the basic job.", "Standard quality, about what you would expect.",
+     "Works as described; an unremarkable, basic build."],
+    ["Award-winning craftsmanship built to last a lifetime.",
+     "Superbly crafted from the finest materials, a true heirloom.",
+     "Exceptional quality praised by experts and reviewers alike.",
+     "Meticulous craftsmanship and outstanding long-lasting durability.",
+     "Rated five stars for superb build quality and longevity."],
 ]
 PRICE = [  # 0 budget, 1 mid, 2 premium
-    ["An affordable pick that won't strain your wallet.", "Priced for tight budgets.",
-     "A real bargain at this price.", "Cheap and cheerful.", "One of the lowest prices in its class."],
-    ["Moderately priced.", "It sits in the middle of the price range.", "A fair price for what you get.",
-     "Neither cheap nor expensive.", "Mid-range pricing."],
-    ["A luxury splurge with a price tag to match.", "High-end and expensive.",
-     "Positioned at the very top of the market.", "An indulgent, costly purchase.",
-     "Premium pricing for discerning buyers."],
+    ["Rock-bottom price, a cheap bargain for tight budgets.", "Discount pricing: one of the cheapest deals around.",
+     "Cheap and affordable, a budget buy on sale.", "A bargain-bin price that saves you money.",
+     "A low-cost option for shoppers on a budget."],
+    ["Moderately priced, in the middle of the range.", "A mid-range price, neither cheap nor expensive.",
+     "Reasonably priced for the average shopper.", "Sensible mid-market pricing.", "Fairly priced at a moderate cost."],
+    ["An expensive luxury splurge for wealthy buyers.", "Luxury designer pricing, exclusive and costly.",
+     "High-end luxury with a lavish price tag.", "An opulent, pricey status purchase.",
+     "An exclusive luxury item at a premium price."],
 ]
 REACH = [  # 0 mainstream, 1 niche
-    ["One of the best-selling items in the store.", "A household name that everyone seems to own.",
-     "Hugely popular and stocked everywhere.", "The go-to choice for most shoppers.",
-     "You have probably seen it in a friend's home already."],
-    ["A little-known find from a small independent maker.", "Hard to find elsewhere; made in small batches.",
-     "A hidden gem that few shoppers have discovered.", "An unusual specialist pick for enthusiasts.",
-     "Handmade by a tiny workshop most people have never heard of."],
+    ["A best-seller that millions of people already own.", "The most popular choice, a mass-market hit everywhere.",
+     "A famous best-selling brand found in every store.", "Hugely popular with millions of shoppers nationwide.",
+     "A chart-topping best-seller, sold everywhere."],
+    ["A rare handmade piece from a tiny independent artisan workshop.",
+     "Obscure small-batch craft from an independent maker.", "A rare artisan find that few people have heard of.",
+     "Handcrafted in tiny quantities by an independent studio.", "An obscure, niche artisan creation for collectors."],
 ]
 TONE = [  # 0 playful, 1 classic, 2 minimalist
     ["Bright colors and a fun, quirky design.", "Playful, cheerful styling.",
@@ -87,27 +92,31 @@ NAME_ADJ = ["Aurora", "Summit", "Nova", "Willow", "Atlas", "Ember", "Harbor", "J
 BUDGET_QUERIES = [["cheap {n}", "{n} on sale", "best budget {n}", "{n} under $20", "discount {n}"],
                   ["{n} reviews", "good {n}", "{n} comparison", "{n} recommendations"],
                   ["luxury {n}", "high-end {n}", "best premium {n}", "designer {n}", "expensive {n} worth it"]]
-BUDGET_REVIEWS = [["Good value for the money; I never pay full price.", "Too pricey for me, I wait for deals.",
-                   "I always pick the cheapest option that works."],
-                  ["Price is fine if it does the job.", "I compare a few options before buying."],
-                  ["I'm happy to pay more for the very best.", "Worth every penny, luxury matters to me.",
-                   "Cheap things are a false economy; I buy high-end."]]
-QUALITY_REVIEWS = [["It's fine, I don't need anything fancy.", "Good enough for me, I'm not picky.",
-                    "As long as it works for now I'm happy."],
-                   ["Returned it: poor build quality is a dealbreaker for me.",
-                    "I read every review about durability before buying.",
-                    "Craftsmanship matters most; I want things that last."]]
-EXPLORER_REVIEWS = [["I just buy what everyone else buys.", "I stick to the popular brands I know.",
+BUDGET_REVIEWS = [["Always hunting for the cheapest deal and discount coupons.",
+                   "Money is tight; I only buy cheap items on sale.",
+                   "Bargains and discounts only, I refuse to pay full price."],
+                  ["Price matters somewhat; I compare a few options.", "I look for reasonable value at a fair price."],
+                  ["I gladly pay for luxury and designer brands.", "Only expensive, high-end luxury goods for me.",
+                   "Price is no object; I buy premium luxury."]]
+QUALITY_REVIEWS = [["Basic, ordinary stuff is good enough for me.", "I'm not fussy about quality at all.",
+                    "Anything that works will do; quality is not a priority."],
+                   ["Craftsmanship and durability matter most; it must last.",
+                    "I only want top-quality, well-made products that last.",
+                    "Poor build quality is a dealbreaker; I want excellent craftsmanship."]]
+EXPLORER_REVIEWS = [["I stick to famous, best-selling, popular brands.",
+                     "I buy what everyone else buys, the mainstream hits.",
                      "Best-sellers are best-sellers for a reason."],
-                    ["I love discovering unusual things nobody else has.",
-                     "Always hunting for hidden gems from small makers.",
-                     "Bored of mainstream stuff, show me something different."]]
+                    ["I love rare, obscure finds from small independent artisans.",
+                     "Always hunting for niche handmade gems nobody else owns.",
+                     "Bored of mainstream stuff; show me obscure artisan pieces."]]
 TONE_QUERIES = [["fun colorful {n}", "quirky {n}", "cute {n}"],
                 ["traditional {n}", "classic {n}", "vintage style {n}"],
                 ["minimalist {n}", "sleek modern {n}", "simple {n}"]]
-ACTIVITY_REVIEWS = [["I rarely shop online.", "Only buy something a couple of times a year."],
-                    ["I order something every few weeks.", "I shop here now and then."],
-                    ["I shop here almost every day.", "Placing orders is basically my hobby."]]
+ACTIVITY_REVIEWS = [["Just browsing; I almost never actually buy anything.",
+                     "I mostly window-shop and rarely place an order."],
+                    ["I place an order every month or so.", "I buy something here from time to time."],
+                    ["My cart is always full; I order new things constantly.",
+                     "I'm a loyal customer placing orders every single day."]]
 USER_FILLER = ["Delivery was quick.", "The app keeps logging me out.", "Gift for my sister.",
                "Need it before the weekend.", "Customer service was friendly."]
 
@@ -124,7 +133,7 @@ class SimulationParams:
 
     n_users: int = 2000
     n_candidates: int = 20
-    n_items: int = 400
+    n_items: int = 1000
     seed: int = 0
     rct: bool = False
     confounding: float = 1.0
@@ -184,9 +193,9 @@ def simulate(**kwargs: Any) -> Simulation:
     quality_term = (it["quality"] - 1.0) * (0.4 + 0.6 * u["quality_seeker"])
     niche = it["niche"].astype(float)
 
-    organic_logit = (-3.4 + 0.55 * (u["activity"] - 1.0) + 1.3 * cat_match + 0.45 * tone_match
-                     + 0.5 * price_fit + 0.5 * quality_term + 0.5 * (1 - niche)
-                     + 0.35 * u["explorer"] * niche * cat_match)
+    organic_logit = (-3.3 + 0.6 * (u["activity"] - 1.0) + 1.0 * cat_match + 0.2 * tone_match
+                     + 0.3 * price_fit + 0.6 * (it["quality"] - 1.0) + 0.7 * (1 - niche)
+                     + 0.3 * u["explorer"] * niche)
     match = 1.0 * cat_match + 0.5 * tone_match + 0.4 * price_fit + 0.4 * quality_term
     discovery_gap = np.where(niche == 1, 1.0 - 0.3 * u["explorer"], 0.35)
     effect_logit = (0.6 * np.maximum(match, 0.0) * discovery_gap
@@ -293,7 +302,7 @@ def _item_texts(items: dict[str, np.ndarray], noise: float, rng: random.Random) 
         attributes = [QUALITY[items["quality"][i]], PRICE[items["tier"][i]], REACH[items["niche"][i]],
                       TONE[items["tone"][i]]]
         sentences = [rng.choice(options) for options in attributes if _keep(noise, rng)]
-        sentences += rng.sample(FILLER, rng.randint(1, 3))
+        sentences += rng.sample(FILLER, rng.randint(0, 1))
         rng.shuffle(sentences)
         opener = rng.choice(OPENERS).format(name=name, Name=name[0].upper() + name[1:])
         texts.append(" ".join([opener, *sentences]))
@@ -305,8 +314,8 @@ def _user_texts(users: dict[str, np.ndarray], noise: float, rng: random.Random) 
     for u in range(len(users["favourite"])):
         nouns = CATEGORIES[CATEGORY_NAMES[users["favourite"][u]]]
         queries = []
-        if _keep(noise, rng):
-            queries.append(rng.choice(nouns))
+        # active users have longer search histories: 1, 3 or 5 plain product searches
+        queries += [rng.choice(nouns) for _ in range(1 + 2 * int(users["activity"][u])) if _keep(noise, rng)]
         if _keep(noise, rng):
             queries.append(rng.choice(BUDGET_QUERIES[users["budget"][u]]).format(n=rng.choice(nouns)))
         if _keep(noise, rng):

@@ -1,0 +1,319 @@
+"""The registry of effect estimators, all with XGBoost nuisance models and cluster-robust intervals.
+
+Every estimator follows scikit-learn's contract (``__init__`` stores parameters, ``fit`` returns ``self``,
+learned state ends in ``_``) and exposes, after ``fit``:
+
+- ``ate_`` and ``att_``: :class:`~recuplift.inference.Interval` with 95% intervals clustered by user;
+- ``cate_``: per-row effect on the fitted rows (``None`` for ATE-only estimators), and ``cate_interval_``
+  where the method gives one;
+- ``notes_``: what the analyst should know (clipping, fallbacks).
+
+EconML does the heavy lifting for the orthogonal and meta-learners; this module adds what it lacks:
+logged propensities, clustered intervals, and one interface. The point estimate of a CATE learner's ATE is
+the mean of its CATE; its standard error comes from the clustered doubly robust (AIPW) scores — the
+efficient influence function — computed with the shared cross-fitted nuisances.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from .inference import Interval, cluster_se, interval_from_influence
+from .nuisance import (PROPENSITY_CLIP, Nuisances, cross_fit, dr_scores, outcome_model, propensity_model,
+                       regression_model)
+
+
+class EffectEstimator(BaseEstimator):
+    """Base class: the shared ``fit`` plumbing (nuisances, ATT, timing) around ``_estimate``."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    needs_nuisances: ClassVar[bool] = True
+    gives_cate: ClassVar[bool] = False
+
+    def __init__(self, n_folds: int = 3, random_state: int = 0, clip: float = PROPENSITY_CLIP,
+                 n_estimators: int = 300):
+        self.n_folds = n_folds
+        self.random_state = random_state
+        self.clip = clip
+        self.n_estimators = n_estimators
+
+    def fit(self, y: np.ndarray, t: np.ndarray, W: np.ndarray, X: np.ndarray | None = None,
+            groups: np.ndarray | None = None, propensity: np.ndarray | None = None,
+            nuisances: Nuisances | None = None) -> "EffectEstimator":
+        """Estimate effects of ``t`` on ``y`` adjusting for ``W``; ``X`` are effect modifiers (optional),
+        ``groups`` the user ids for clustering and grouped cross-fitting, ``propensity`` the logged one."""
+        start = time.perf_counter()
+        y = np.asarray(y, dtype=float)
+        t = np.asarray(t, dtype=int)
+        W = np.asarray(W, dtype=float) if W is not None else np.zeros((len(y), 0))
+        if W.shape[1] == 0:
+            W = np.zeros((len(y), 1))  # "no adjustment": a constant column keeps every learner valid
+        self.notes_: list[str] = []
+        if nuisances is None and self.needs_nuisances:
+            nuisances = cross_fit(y, t, W, groups, propensity, self.n_folds, self.random_state, self.clip)
+        self.nuisances_ = nuisances
+        if nuisances is not None and nuisances.n_clipped:
+            self.notes_.append(f"{nuisances.n_clipped} propensities clipped to [{self.clip}, {1 - self.clip}]")
+        self.cate_: np.ndarray | None = None
+        self.cate_interval_: np.ndarray | None = None
+        self._estimate(y, t, W, X, groups, propensity)
+        if not hasattr(self, "att_"):
+            self.att_ = self._att_from_cate(y, t, groups)
+        self.seconds_ = time.perf_counter() - start
+        return self
+
+    def _estimate(self, y: np.ndarray, t: np.ndarray, W: np.ndarray, X: np.ndarray | None,
+                  groups: np.ndarray | None, propensity: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def effect(self, W: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:
+        """Per-row effect on new rows (CATE learners only)."""
+        raise TypeError(f"{self.name} estimates an average effect only; use a CATE estimator for per-row uplift")
+
+    # -- shared pieces -------------------------------------------------------------------------------------
+    def _ate_from_cate(self, cate: np.ndarray, y: np.ndarray, t: np.ndarray, groups: np.ndarray | None) -> Interval:
+        """Mean CATE with the clustered SE of the doubly robust scores."""
+        scores = dr_scores(y, t, self.nuisances_)
+        se = cluster_se(scores - scores.mean(), groups)
+        estimate = float(np.mean(cate))
+        return Interval(estimate, se, estimate - 1.959964 * se, estimate + 1.959964 * se)
+
+    def _att_from_cate(self, y: np.ndarray, t: np.ndarray, groups: np.ndarray | None) -> Interval:
+        """ATT: mean CATE over exposed rows when there is a CATE, else the doubly robust ATT."""
+        att_dr, psi = _dr_att(y, t, self.nuisances_)
+        if self.cate_ is None:
+            return interval_from_influence(att_dr, psi, groups)
+        estimate = float(self.cate_[t == 1].mean())
+        se = cluster_se(psi, groups)
+        return Interval(estimate, se, estimate - 1.959964 * se, estimate + 1.959964 * se)
+
+    def result(self, adjustment: str = "") -> dict[str, Any]:
+        """One row of the estimates table (JSON-safe)."""
+        return {"estimator": self.name, "adjustment": adjustment, "ate": self.ate_.estimate,
+                "ci_low": self.ate_.ci_low, "ci_high": self.ate_.ci_high, "se": self.ate_.se,
+                "att": self.att_.estimate, "att_ci_low": self.att_.ci_low, "att_ci_high": self.att_.ci_high,
+                "seconds": self.seconds_, "notes": list(self.notes_)}
+
+
+def _dr_att(y: np.ndarray, t: np.ndarray, nuisances: Nuisances) -> tuple[float, np.ndarray]:
+    """Doubly robust ATT and its centered influence."""
+    e = nuisances.clipped_propensity()
+    share = t.mean()
+    resid0 = y - nuisances.mu0
+    numerator = t * resid0 - (1 - t) * e / (1 - e) * resid0
+    att = float(numerator.mean() / share)
+    return att, (numerator - t * att) / share
+
+
+class NaiveDifference(EffectEstimator):
+    name = "naive"
+    description = "exposed minus unexposed mean; no adjustment (the number a dashboard shows)"
+    needs_nuisances = False
+
+    def _estimate(self, y, t, W, X, groups, propensity):
+        share = t.mean()
+        m1, m0 = y[t == 1].mean(), y[t == 0].mean()
+        psi = t * (y - m1) / share - (1 - t) * (y - m0) / (1 - share)
+        self.ate_ = interval_from_influence(m1 - m0, psi, groups)
+        self.att_ = self.ate_
+
+
+class IPW(EffectEstimator):
+    name = "ipw"
+    description = "inverse propensity weighting (normalized), logged propensity when the log has one"
+
+    def _estimate(self, y, t, W, X, groups, propensity):
+        e = self.nuisances_.clipped_propensity()
+        w1, w0 = t / e, (1 - t) / (1 - e)
+        m1 = np.sum(w1 * y) / np.sum(w1)
+        m0 = np.sum(w0 * y) / np.sum(w0)
+        psi = w1 * (y - m1) / w1.mean() - w0 * (y - m0) / w0.mean()
+        self.ate_ = interval_from_influence(m1 - m0, psi, groups)
+        share = t.mean()
+        wa = (1 - t) * e / (1 - e)
+        m1t = y[t == 1].mean()
+        m0a = np.sum(wa * y) / np.sum(wa)
+        psi_att = t * (y - m1t) / share - wa * (y - m0a) / wa.mean()
+        self.att_ = interval_from_influence(m1t - m0a, psi_att, groups)
+        self.notes_.append(f"propensity: {self.nuisances_.propensity_source}")
+
+
+class AIPW(EffectEstimator):
+    name = "aipw"
+    description = "augmented IPW (doubly robust) with cross-fitted XGBoost outcome models"
+
+    def _estimate(self, y, t, W, X, groups, propensity):
+        scores = dr_scores(y, t, self.nuisances_)
+        self.ate_ = interval_from_influence(scores.mean(), scores - scores.mean(), groups)
+        self.notes_.append(f"propensity: {self.nuisances_.propensity_source}")
+
+
+class LinearDML(EffectEstimator):
+    name = "linear_dml"
+    description = "EconML LinearDML: partialling out with XGBoost, effect linear in the modifiers"
+    gives_cate = True
+
+    def _estimate(self, y, t, W, X, groups, propensity):
+        from econml.dml import LinearDML as EconLinearDML
+
+        model = EconLinearDML(model_y=regression_model(self.random_state, self.n_estimators),
+                              model_t=propensity_model(self.random_state, self.n_estimators),
+                              discrete_treatment=True, cv=self.n_folds, random_state=self.random_state)
+        model.fit(y, t, X=X, W=W, groups=groups, cache_values=True)
+        self.model_ = model
+        y_res, t_res = (np.asarray(r, dtype=float).reshape(len(y), -1) for r in model.residuals_[:2])
+        Z = np.ones((len(y), 1)) if X is None else np.column_stack([np.ones(len(y)), X])
+        phi = t_res[:, :1] * Z
+        bread = np.linalg.pinv(phi.T @ phi / len(y))
+        beta = bread @ (phi.T @ y_res[:, 0]) / len(y)
+        psi_beta = (phi * (y_res[:, 0] - phi @ beta)[:, None]) @ bread.T  # per-row influence on beta
+        cate = Z @ beta
+        ate = float(cate.mean())
+        psi_ate = psi_beta @ Z.mean(axis=0) + (cate - ate)
+        self.ate_ = interval_from_influence(ate, psi_ate, groups)
+        self.cate_ = cate
+        cov_beta = _cluster_cov(psi_beta, groups)
+        half = 1.959964 * np.sqrt(np.einsum("ij,jk,ik->i", Z, cov_beta, Z))
+        self.cate_interval_ = np.column_stack([cate - half, cate + half])
+        self.beta_, self.cov_beta_ = beta, cov_beta
+
+    def effect(self, W, X=None):
+        Z = np.ones((len(W), 1)) if X is None else np.column_stack([np.ones(len(X)), X])
+        return Z @ self.beta_
+
+
+def _cluster_cov(psi: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    n = len(psi)
+    if groups is None:
+        sums = psi
+    else:
+        _, codes = np.unique(groups, return_inverse=True)
+        sums = np.stack([np.bincount(codes, weights=psi[:, j]) for j in range(psi.shape[1])], axis=1)
+    g = len(sums)
+    return g / (g - 1) * (sums.T @ sums) / n**2
+
+
+class _EconCATE(EffectEstimator):
+    """EconML CATE learners: heterogeneity features are the modifiers when given, else the confounders."""
+
+    gives_cate = True
+
+    def _features(self, W: np.ndarray, X: np.ndarray | None) -> np.ndarray:
+        return W if X is None else np.column_stack([X, W])
+
+    def _make(self) -> Any:
+        raise NotImplementedError
+
+    def _fit_model(self, model, y, t, W, X, groups):
+        model.fit(y, t, X=self._features(W, X))
+
+    def _estimate(self, y, t, W, X, groups, propensity):
+        model = self._make()
+        self._fit_model(model, y, t, W, X, groups)
+        self.model_ = model
+        self.cate_ = np.asarray(self.effect(W, X), dtype=float).ravel()
+        self.ate_ = self._ate_from_cate(self.cate_, y, t, groups)
+
+    def effect(self, W, X=None):
+        return np.asarray(self.model_.effect(self._features(np.asarray(W, float), X)), dtype=float).ravel()
+
+
+class CausalForest(_EconCATE):
+    name = "causal_forest"
+    description = "EconML CausalForestDML: honest forest on XGBoost residuals, per-row intervals"
+
+    def _features(self, W, X):
+        return W if X is None else X
+
+    def _make(self):
+        from econml.dml import CausalForestDML
+
+        return CausalForestDML(model_y=regression_model(self.random_state, self.n_estimators),
+                               model_t=propensity_model(self.random_state, self.n_estimators),
+                               discrete_treatment=True, cv=self.n_folds, n_estimators=200,
+                               min_samples_leaf=20, max_depth=12, random_state=self.random_state, n_jobs=-1)
+
+    def _fit_model(self, model, y, t, W, X, groups):
+        model.fit(y, t, X=self._features(W, X), W=None if X is None else W, groups=groups)
+
+    def _estimate(self, y, t, W, X, groups, propensity):
+        super()._estimate(y, t, W, X, groups, propensity)
+        low, high = self.model_.effect_interval(self._features(W, X), alpha=0.05)
+        self.cate_interval_ = np.column_stack([np.ravel(low), np.ravel(high)])
+
+
+class DRLearner(_EconCATE):
+    name = "dr_learner"
+    description = "EconML DRLearner: doubly robust pseudo-outcomes regressed on features with XGBoost"
+
+    def _make(self):
+        from econml.dr import DRLearner as EconDRLearner
+
+        return EconDRLearner(model_propensity=propensity_model(self.random_state, self.n_estimators),
+                             model_regression=regression_model(self.random_state, self.n_estimators),
+                             model_final=regression_model(self.random_state, 200), cv=self.n_folds,
+                             min_propensity=self.clip, random_state=self.random_state)
+
+    def _fit_model(self, model, y, t, W, X, groups):
+        model.fit(y, t, X=self._features(W, X), groups=groups)
+
+
+class TLearner(_EconCATE):
+    name = "t_learner"
+    description = "EconML TLearner: one XGBoost outcome model per arm"
+
+    def _make(self):
+        from econml.metalearners import TLearner as EconTLearner
+
+        return EconTLearner(models=regression_model(self.random_state, self.n_estimators))
+
+
+class SLearner(_EconCATE):
+    name = "s_learner"
+    description = "EconML SLearner: one XGBoost model with exposure as a feature"
+
+    def _make(self):
+        from econml.metalearners import SLearner as EconSLearner
+
+        return EconSLearner(overall_model=regression_model(self.random_state, self.n_estimators))
+
+
+class XLearner(_EconCATE):
+    name = "x_learner"
+    description = "EconML XLearner: imputed effects per arm blended by the propensity"
+
+    def _make(self):
+        from econml.metalearners import XLearner as EconXLearner
+
+        return EconXLearner(models=regression_model(self.random_state, self.n_estimators),
+                            propensity_model=propensity_model(self.random_state, self.n_estimators))
+
+
+def _neural_class() -> type[EffectEstimator]:
+    from .neural import NeuralDragonnet
+
+    return NeuralDragonnet
+
+
+REGISTRY: dict[str, type[EffectEstimator]] = {
+    cls.name: cls for cls in (NaiveDifference, IPW, AIPW, LinearDML, CausalForest, DRLearner,
+                              TLearner, SLearner, XLearner)
+}
+
+
+def estimator_names() -> list[str]:
+    return [*REGISTRY, "neural"]
+
+
+def make_estimator(name: str, **params: Any) -> EffectEstimator:
+    """Build a registered estimator by name; unknown names get a clear error listing the known ones."""
+    if name == "neural":
+        return _neural_class()(**params)
+    if name not in REGISTRY:
+        raise ValueError(f"unknown estimator '{name}'; choose from {', '.join(estimator_names())}")
+    return REGISTRY[name](**params)

