@@ -92,6 +92,77 @@ def validate(
 
 
 @app.command()
+def embed(
+    data: Annotated[Optional[str], typer.Argument(help="Parquet, CSV or file.duckdb::table.")] = None,
+    text: TextOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for <column>.parquet and rows.parquet.")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="Local Hugging Face model folder (default all-MiniLM-L6-v2).")] = None,
+    pooling: Annotated[str, typer.Option(help="mean, cls or last.")] = "mean",
+    max_length: Annotated[int, typer.Option(help="Tokens per text; longer texts are truncated and counted.")] = 256,
+    batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 64,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Embedding cache folder (default $RECUPLIFT_CACHE_DIR or ~/.cache/recuplift).")] = None,
+    clear_cache: Annotated[bool, typer.Option("--clear-cache", help="Delete the embedding cache (then embed, if DATA is given).")] = False,
+) -> None:
+    """Embed text columns: each distinct text once, cached on disk; writes Parquet and prints throughput."""
+    from .textcache import clear_cache as clear
+
+    if clear_cache:
+        typer.echo(f"cleared {clear(cache_dir):,} cached vectors")
+        if data is None:
+            return
+    if data is None or out is None:
+        raise typer.BadParameter("give DATA and --out (or only --clear-cache)")
+    from .embedding import embed_columns
+
+    try:
+        results = embed_columns(data, text, out, model=model, pooling=pooling, max_length=max_length,
+                                batch_size=batch_size, cache_dir=cache_dir)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    for column, stats in results.items():
+        typer.echo(f"{column}: {stats.n_texts:,} rows, {stats.n_distinct:,} distinct texts, "
+                   f"{stats.cache_hits:,} cache hits, {stats.encoded:,} encoded, {stats.truncated:,} truncated, "
+                   f"{stats.n_missing:,} missing, {stats.seconds:.1f} s, {stats.texts_per_second:,.0f} texts/s")
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+def audit(
+    data: Annotated[str, typer.Argument(help="Parquet, CSV or file.duckdb::table.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for results.json, uplift.parquet and figures/.")],
+    treatment: TreatmentOpt = "exposed", outcome: OutcomeOpt = "outcome",
+    propensity: PropensityOpt = "propensity", position: PositionOpt = "position",
+    user_id: UserOpt = "user_id", item_id: ItemOpt = "item_id", text: TextOpt = None,
+    covariates: CovariatesOpt = None,
+    modifiers: Annotated[Optional[str], typer.Option("--modifiers", help="Comma-separated effect modifiers.")] = None,
+    estimators: Annotated[str, typer.Option("--estimators", help="Comma-separated registry names.")] = "naive,ipw,aipw,linear_dml",
+    refute: Annotated[bool, typer.Option("--refute/--no-refute", help="Run DoWhy's refuters (slowest stage).")] = True,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same numbers.")] = 0,
+) -> None:
+    """Audit a log: DoWhy model → identify → estimate → refute; what exposure caused, for whom, how sure."""
+    from .causal import Audit
+    from .io import read_table
+
+    roles = roles_from_flags(treatment, outcome, propensity, position, user_id, item_id, text, covariates, modifiers)
+    names = tuple(e.strip() for e in estimators.split(",") if e.strip())
+    result = Audit(roles, estimators=names, run_refuters=refute, random_state=seed).fit(read_table(data))
+    result.write(out)
+    _echo_table(result.summary())
+    ate, rec = result.ate, result.recommended
+    typer.echo(f"\nrecommended: {rec['estimator']} on {rec['adjustment']} — {rec['reason']}")
+    typer.echo(f"ATE {ate['estimate']:+.4f} [{ate['ci_low']:+.4f}, {ate['ci_high']:+.4f}]  "
+               f"ATT {result.att['estimate']:+.4f} [{result.att['ci_low']:+.4f}, {result.att['ci_high']:+.4f}]")
+    for ref in result.refutations:
+        typer.echo(f"  {'pass' if ref['passed'] else 'FAIL'}  {ref['name']}: {ref['detail']}")
+    if result.ground_truth:
+        truth = result.ground_truth
+        typer.echo(f"ground truth: ATE {truth['ate']:+.4f}, bias {truth['bias']:+.4f}, covered {truth['covered']}, "
+                   f"PEHE {truth['pehe']:.4f}")
+    typer.echo("seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in result.seconds.items()))
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo's data and reports.")] = Path("reports/demo"),
     users: Annotated[int, typer.Option(help="Simulated users.")] = 2000,

@@ -125,13 +125,18 @@ class TextEncoder:
         from transformers import AutoModel, AutoTokenizer
 
         torch.set_num_threads(max(1, os.cpu_count() or 1))
-        path = self.model_path
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
         if tokenizer.pad_token is None:  # decoder-only models ship without one
             tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-        net = AutoModel.from_pretrained(path, local_files_only=True)
+        self._tokenizer = tokenizer
+        net = AutoModel.from_pretrained(self.model_path, local_files_only=True)
         net.eval()
-        self._tokenizer, self._net = tokenizer, net
+        self._net = net
+
+    def _token_lengths(self, texts: list[str]) -> np.ndarray:
+        tokenizer = self._tokenizer
+        return np.array([len(ids) for ids in tokenizer(texts, add_special_tokens=True, truncation=False,
+                                                       verbose=False)["input_ids"]])
 
     @property
     def dimension(self) -> int:
@@ -148,7 +153,8 @@ class TextEncoder:
         codes = np.fromiter((-1 if t is None else index.setdefault(t, len(index)) for t in cleaned),
                             dtype=np.int64, count=len(cleaned))
         distinct = list(index)
-        vectors, hits, truncated = self._distinct_vectors(distinct)
+        vectors, n_tokens, hits = self._distinct_vectors(distinct)
+        truncated = int((n_tokens > self.max_length).sum())
         out = np.zeros((len(cleaned), vectors.shape[1] if distinct else self.dimension), dtype=np.float32)
         present = codes >= 0
         out[present] = vectors[codes[present]]
@@ -158,38 +164,38 @@ class TextEncoder:
                                        seconds=time.perf_counter() - start)
         return out
 
-    def _distinct_vectors(self, distinct: list[str]) -> tuple[np.ndarray, int, int]:
+    def _distinct_vectors(self, distinct: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
+        """Vectors and token counts of distinct texts: from the cache where present, else from the model."""
         if not distinct:
-            return np.zeros((0, 0), dtype=np.float32), 0, 0
+            return np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=int), 0
         cache = self._cache()
         keys = [text_key(t) for t in distinct]
         found = cache.get(self.model_key(), keys) if cache else {}
         todo = [i for i, k in enumerate(keys) if k not in found]
-        truncated = 0
+        n_tokens = np.array([found[k][1] if k in found else 0 for k in keys])
         fresh: np.ndarray | None = None
         if todo:
-            fresh, truncated = self._run_model([distinct[i] for i in todo])
+            fresh, fresh_tokens = self._run_model([distinct[i] for i in todo])
+            n_tokens[todo] = fresh_tokens
             if cache:
-                cache.put(self.model_key(), ((keys[i], fresh[j]) for j, i in enumerate(todo)))
-        dim = fresh.shape[1] if fresh is not None else next(iter(found.values())).shape[0]
+                cache.put(self.model_key(), ((keys[i], fresh[j], fresh_tokens[j]) for j, i in enumerate(todo)))
+        dim = fresh.shape[1] if fresh is not None else next(iter(found.values()))[0].shape[0]
         vectors = np.empty((len(distinct), dim), dtype=np.float32)
         for i, key in enumerate(keys):
             if key in found:
-                vectors[i] = found[key]
+                vectors[i] = found[key][0]
         if fresh is not None:
             vectors[todo] = fresh
-        return vectors, len(distinct) - len(todo), truncated
+        return vectors, n_tokens, len(distinct) - len(todo)
 
-    def _run_model(self, texts: list[str]) -> tuple[np.ndarray, int]:
+    def _run_model(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Encode distinct texts in length-sorted batches under ``torch.inference_mode``."""
         import torch
         from tqdm.auto import tqdm
 
         self._load()
         tokenizer, net = self._tokenizer, self._net
-        lengths = np.array([len(ids) for ids in tokenizer(texts, add_special_tokens=True,
-                                                          truncation=False)["input_ids"]])
-        truncated = int((lengths > self.max_length).sum())
+        lengths = self._token_lengths(texts)
         order = np.argsort(-lengths, kind="stable")
         out = np.empty((len(texts), net.config.hidden_size), dtype=np.float32)
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
@@ -203,7 +209,7 @@ class TextEncoder:
                 if self.normalize:
                     pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 out[batch] = pooled.float().numpy()
-        return out, truncated
+        return out, lengths
 
     def _pool(self, hidden, mask):  # noqa: ANN001, ANN202 - torch tensors
         import torch

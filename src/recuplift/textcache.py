@@ -16,7 +16,7 @@ from typing import Iterable
 import numpy as np
 
 CACHE_ENV = "RECUPLIFT_CACHE_DIR"
-DB_NAME = "embeddings.sqlite"
+DB_NAME = "embeddings-v2.sqlite"  # bump the version when the table layout changes
 CHUNK = 900  # stay below SQLite's bound-parameter limit
 
 
@@ -38,32 +38,32 @@ class EmbeddingCache:
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, key TEXT NOT NULL, "
-                        "dim INTEGER NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (model, key))")
+                        "dim INTEGER NOT NULL, n_tokens INTEGER NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (model, key))")
             con.execute("CREATE TABLE IF NOT EXISTS fingerprints (path TEXT PRIMARY KEY, size INTEGER, "
                         "mtime_ns INTEGER, sha256 TEXT)")
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=60)
 
-    def get(self, model: str, keys: list[str]) -> dict[str, np.ndarray]:
-        """The cached vectors among ``keys`` (missing keys are simply absent)."""
-        found: dict[str, np.ndarray] = {}
+    def get(self, model: str, keys: list[str]) -> dict[str, tuple[np.ndarray, int]]:
+        """The cached (vector, token count) pairs among ``keys`` (missing keys are simply absent)."""
+        found: dict[str, tuple[np.ndarray, int]] = {}
         with self._connect() as con:
             for start in range(0, len(keys), CHUNK):
                 chunk = keys[start:start + CHUNK]
                 marks = ",".join("?" * len(chunk))
-                rows = con.execute(f"SELECT key, vec FROM vectors WHERE model = ? AND key IN ({marks})",
+                rows = con.execute(f"SELECT key, vec, n_tokens FROM vectors WHERE model = ? AND key IN ({marks})",
                                    [model, *chunk])
-                for key, blob in rows:
-                    found[key] = np.frombuffer(blob, dtype=np.float32)
+                for key, blob, n_tokens in rows:
+                    found[key] = (np.frombuffer(blob, dtype=np.float32), n_tokens)
         return found
 
-    def put(self, model: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
-        """Store vectors in one transaction: all of them land, or none."""
-        rows = [(model, key, int(vec.shape[0]), np.ascontiguousarray(vec, dtype=np.float32).tobytes())
-                for key, vec in items]
+    def put(self, model: str, items: Iterable[tuple[str, np.ndarray, int]]) -> None:
+        """Store (key, vector, token count) in one transaction: all of them land, or none."""
+        rows = [(model, key, int(vec.shape[0]), int(n_tokens), np.ascontiguousarray(vec, dtype=np.float32).tobytes())
+                for key, vec, n_tokens in items]
         with self._connect() as con:
-            con.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+            con.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?)", rows)
 
     def fingerprint(self, path: Path) -> str:
         """sha256 of a weights file, remembered by (path, size, mtime) so warm runs skip re-hashing."""

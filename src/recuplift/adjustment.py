@@ -1,0 +1,68 @@
+"""The adjustment ladder: none → tabular → tabular + text → tabular + text + pair features.
+
+Every audit estimates the effect under each rung, so the analyst sees what text adjustment changed. This
+module builds the design matrices once (text is embedded once, then sliced per rung).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .features import TabularEncoder
+from .schema import Roles
+from .text import TextEncoder
+from .textfeatures import TextFeatures
+
+LADDER = ("none", "tabular", "tabular+text", "tabular+text+pair")
+
+
+@dataclass
+class AdjustmentSets:
+    """Named confounder matrices plus the frames they came from (for diagnostics and reports)."""
+
+    tabular: pd.DataFrame
+    text: pd.DataFrame
+    pair: pd.DataFrame
+    text_features: TextFeatures | None = None
+    modifiers: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def frame(self, rung: str) -> pd.DataFrame:
+        if rung not in LADDER:
+            raise ValueError(f"unknown adjustment '{rung}'; choose from {', '.join(LADDER)}")
+        parts = {"none": [], "tabular": [self.tabular], "tabular+text": [self.tabular, self.text],
+                 "tabular+text+pair": [self.tabular, self.text, self.pair]}[rung]
+        if not parts:
+            return pd.DataFrame(index=self.tabular.index)
+        return pd.concat(parts, axis=1)
+
+    def matrix(self, rung: str) -> np.ndarray:
+        frame = self.frame(rung)
+        return frame.to_numpy(dtype=float) if frame.shape[1] else np.zeros((len(frame), 0))
+
+    def rungs(self) -> list[str]:
+        """The rungs this log supports (no text rungs without text columns, no pair rung without pairs)."""
+        out = ["none", "tabular"]
+        if self.text.shape[1]:
+            out.append("tabular+text")
+        if self.pair.shape[1]:
+            out.append("tabular+text+pair")
+        return out
+
+
+def build_adjustment_sets(df: pd.DataFrame, roles: Roles, encoder: TextEncoder | None = None,
+                          concepts: dict[str, str] | None = None, random_state: int = 0,
+                          **text_params: object) -> AdjustmentSets:
+    """Encode tabular covariates and text columns of a validated log into the ladder's matrices."""
+    tabular = TabularEncoder(tuple(roles.covariates or ())).fit_transform(df)
+    modifiers = TabularEncoder(tuple(roles.modifiers or ())).fit_transform(df)
+    empty = pd.DataFrame(index=df.index)
+    if not roles.text:
+        return AdjustmentSets(tabular, empty, empty, None, modifiers)
+    features = TextFeatures(columns=tuple(roles.text), encoder=encoder, concepts=concepts,
+                            random_state=random_state, **text_params)
+    frame = features.fit_transform(df)
+    groups = features.feature_groups(list(frame.columns))
+    return AdjustmentSets(tabular, frame[groups["text"]], frame[groups["pair"]], features, modifiers)

@@ -1,0 +1,389 @@
+"""The ``Audit`` façade: DoWhy's verbs model → identify → estimate → refute over a recommendation log.
+
+- **model**: validate the roles, build the adjustment ladder (tabular, text, pair features) and a DoWhy
+  ``CausalModel`` whose common causes are every confounder column.
+- **identify**: DoWhy's backdoor identification with the maximal adjustment set — the default search over
+  subsets takes minutes with hundreds of embedding columns; the maximal set is what we adjust for anyway.
+- **estimate**: the registry's estimators on every rung of the ladder, sharing cross-fitted nuisances;
+  a documented rule picks the recommended estimate; per-row uplift and heterogeneity come from a
+  doubly robust learner.
+- **refute**: DoWhy's placebo, random-common-cause, data-subset and unobserved-confounder refuters (on a
+  user subsample, for speed), plus an E-value.
+
+Ground truth (``true_*`` columns) is compared with the estimates only after estimation.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import diagnostics, plots
+from .adjustment import LADDER, AdjustmentSets, build_adjustment_sets
+from .estimators import make_estimator
+from .inference import mean_interval
+from .io import atomic_path, write_json, write_table
+from .metrics import pehe, qini_curve, uplift_by_quantile
+from .nuisance import Nuisances, cross_fit, dr_scores, folds, propensity_model, regression_model
+from .schema import DataError, Problem, Roles, validate
+from .text import TextEncoder
+
+DEFAULT_ESTIMATORS = ("naive", "ipw", "aipw", "linear_dml")
+REFUTATION_MAX_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Everything an audit found; ``to_dict()`` is what ``results.json`` holds."""
+
+    n_rows: int
+    ate: dict[str, Any]
+    att: dict[str, Any]
+    recommended: dict[str, str]
+    estimates: pd.DataFrame
+    refutations: list[dict[str, Any]]
+    diagnostics: dict[str, Any]
+    heterogeneity: dict[str, Any]
+    uplift: pd.DataFrame
+    seconds: dict[str, float]
+    roles: Roles
+    ground_truth: dict[str, Any] | None = None
+    figures_data: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def summary(self) -> pd.DataFrame:
+        """The estimates table: one row per estimator × adjustment."""
+        return self.estimates[["estimator", "adjustment", "ate", "ci_low", "ci_high", "seconds"]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n_rows": self.n_rows, "ate": self.ate, "att": self.att, "recommended": self.recommended,
+                "estimates": self.estimates.to_dict(orient="records"), "refutations": self.refutations,
+                "diagnostics": self.diagnostics, "heterogeneity": self.heterogeneity,
+                "seconds": self.seconds, "roles": self.roles.to_dict(), "ground_truth": self.ground_truth}
+
+    # -- figures ---------------------------------------------------------------------------------------------
+    def plot_ladder(self):  # noqa: ANN201 - matplotlib Figure
+        truth = self.ground_truth["ate"] if self.ground_truth else None
+        return plots.ladder(self.estimates, truth)
+
+    def plot_overlap(self):  # noqa: ANN201
+        return plots.overlap(self.diagnostics["overlap"])
+
+    def plot_balance(self):  # noqa: ANN201
+        return plots.love_plot(self.figures_data["balance"])
+
+    def plot_uplift_deciles(self):  # noqa: ANN201
+        return plots.uplift_deciles(pd.DataFrame(self.heterogeneity["deciles"]))
+
+    def plot_qini(self):  # noqa: ANN201
+        return plots.qini(self.figures_data["qini"])
+
+    def plot_graph(self):  # noqa: ANN201
+        return plots.causal_graph(self.figures_data["graph_groups"], self.roles.treatment, self.roles.outcome,
+                                  list(self.roles.modifiers))
+
+    def write(self, out_dir: str | Path) -> Path:
+        """``results.json``, ``uplift.parquet`` and ``figures/*.png``, each written atomically."""
+        import matplotlib.pyplot as plt
+
+        out = Path(out_dir)
+        for name in ("ladder", "overlap", "balance", "uplift_deciles", "qini", "graph"):
+            fig = getattr(self, f"plot_{name}")()
+            with atomic_path(out / "figures" / f"{name}.png") as tmp:
+                fig.savefig(tmp, dpi=110, format="png")
+            plt.close(fig)
+        write_table(self.uplift, out / "uplift.parquet")
+        write_json(self.to_dict(), out / "results.json")
+        return out
+
+
+class Audit:
+    """Estimate what exposure caused in a log. ``Audit(roles).fit(df)`` returns an :class:`AuditResult`.
+
+    ``estimators``: registry names run on every rung of the adjustment ladder (``naive`` runs once).
+    ``concepts``: named concept descriptions scored on every text column (interpretable confounders).
+    ``run_refuters``: run DoWhy's refuters (the slowest stage).
+    """
+
+    def __init__(self, roles: Roles | None = None, estimators: tuple[str, ...] = DEFAULT_ESTIMATORS,
+                 concepts: dict[str, str] | None = None, encoder: TextEncoder | None = None, n_folds: int = 3,
+                 run_refuters: bool = True, random_state: int = 0, progress: bool = True):
+        self.roles = roles
+        self.estimators = estimators
+        self.concepts = concepts
+        self.encoder = encoder
+        self.n_folds = n_folds
+        self.run_refuters = run_refuters
+        self.random_state = random_state
+        self.progress = progress
+
+    # -- the four verbs -------------------------------------------------------------------------------------
+    def model(self, df: pd.DataFrame) -> "Audit":
+        unknown = [e for e in self.estimators if e not in _estimator_names()]
+        if unknown:
+            raise DataError(Problem(None, f"unknown estimator(s) {unknown}",
+                                    hint=f"choose from {', '.join(_estimator_names())}"))
+        self.report_ = validate(df, self.roles)
+        roles = self.report_.roles
+        self.roles_ = roles
+        self.data_ = df.reset_index(drop=True)
+        self.y_ = self.data_[roles.outcome].to_numpy(float)
+        self.t_ = self.data_[roles.treatment].to_numpy().astype(int)
+        self.groups_ = self.data_[roles.user_id].to_numpy() if roles.user_id else None
+        self.propensity_ = self.data_[roles.propensity].to_numpy(float) if roles.propensity else None
+        self.sets_: AdjustmentSets = build_adjustment_sets(self.data_, roles, encoder=self.encoder,
+                                                           concepts=self.concepts, random_state=self.random_state)
+        self.rungs_ = self.sets_.rungs()
+        self.richest_ = self.rungs_[-1]
+        from dowhy import CausalModel
+
+        confounders = self.sets_.frame(self.richest_)
+        frame = _safe_columns(pd.concat([confounders, self.sets_.modifiers], axis=1))
+        frame["__treatment"], frame["__outcome"] = self.t_, self.y_
+        self.dowhy_frame_ = frame
+        self.common_causes_ = list(frame.columns[: confounders.shape[1]])
+        self.effect_modifiers_ = list(frame.columns[confounders.shape[1]:-2])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.causal_model_ = CausalModel(data=frame, treatment="__treatment", outcome="__outcome",
+                                             common_causes=self.common_causes_ or None,
+                                             effect_modifiers=self.effect_modifiers_ or None)
+        return self
+
+    def identify(self) -> "Audit":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.estimand_ = self.causal_model_.identify_effect(method_name="maximal-adjustment",
+                                                                proceed_when_unidentifiable=True)
+        return self
+
+    def estimate(self) -> "Audit":
+        rows: list[dict[str, Any]] = []
+        self.nuisances_: dict[str, Nuisances] = {}
+        X_mod = self.sets_.modifiers.to_numpy(float) if self.sets_.modifiers.shape[1] else None
+        jobs = [("naive", "none")] if "naive" in self.estimators else []
+        jobs += [(e, r) for r in self.rungs_ for e in self.estimators if e != "naive" and r != "none"]
+        for name, rung in tqdm(jobs, desc="estimating", disable=not self.progress, leave=False):
+            W = self.sets_.matrix(rung)
+            if rung not in self.nuisances_ and name != "naive":
+                self.nuisances_[rung] = cross_fit(self.y_, self.t_, W if W.shape[1] else np.zeros((len(W), 1)),
+                                                  self.groups_, self.propensity_, self.n_folds, self.random_state)
+            est = make_estimator(name, n_folds=self.n_folds, random_state=self.random_state)
+            est.fit(self.y_, self.t_, W, X=X_mod if est.gives_cate else None, groups=self.groups_,
+                    propensity=self.propensity_, nuisances=self.nuisances_.get(rung))
+            rows.append(est.result(rung))
+        self.estimates_ = pd.DataFrame(rows)
+        self.recommended_ = self._recommend()
+        self._heterogeneity()
+        return self
+
+    def refute(self) -> "Audit":
+        self.refutations_ = self._refutations() if self.run_refuters else []
+        return self
+
+    def fit(self, df: pd.DataFrame) -> AuditResult:
+        """model → identify → estimate → refute, timed per stage."""
+        seconds: dict[str, float] = {}
+        stages = [("model", lambda: self.model(df)), ("identify", self.identify), ("estimate", self.estimate),
+                  ("refute", self.refute)]
+        for name, step in tqdm(stages, desc="audit", disable=not self.progress):
+            start = time.perf_counter()
+            step()
+            seconds[name] = time.perf_counter() - start
+        seconds["text"] = float(sum(s.seconds for s in (self.sets_.text_features.encode_stats_.values()
+                                                      if self.sets_.text_features else [])))
+        return self._result(seconds)
+
+    # -- internals -------------------------------------------------------------------------------------------
+    def _recommend(self) -> dict[str, str]:
+        """The rule: doubly robust (AIPW) with the logged propensity when the log has one — consistent even if
+        the outcome model is wrong; otherwise LinearDML (orthogonal, Neyman-robust to nuisance error) — both
+        on the richest rung of adjustment."""
+        available = set(zip(self.estimates_["estimator"], self.estimates_["adjustment"]))
+        if self.propensity_ is not None and ("aipw", self.richest_) in available:
+            choice, reason = "aipw", "the log has a logged propensity: doubly robust AIPW uses it and stays " \
+                                     "consistent if the outcome model is misspecified"
+        elif ("linear_dml", self.richest_) in available:
+            choice, reason = "linear_dml", "no logged propensity: double ML with cross-fitted XGBoost nuisances is " \
+                                           "first-order insensitive to errors in the estimated propensity"
+        else:
+            last = self.estimates_.iloc[-1]
+            choice, reason = str(last["estimator"]), "only estimator run on the richest adjustment"
+        return {"estimator": choice, "adjustment": self.richest_, "reason": reason}
+
+    def _heterogeneity(self) -> None:
+        """Per-row uplift from a DR learner (held-out predictions), group effects, deciles and drivers."""
+        rung = self.richest_
+        nuis = self.nuisances_.get(rung) or cross_fit(self.y_, self.t_, self.sets_.matrix(rung), self.groups_,
+                                                      self.propensity_, self.n_folds, self.random_state)
+        self.dr_ = dr_scores(self.y_, self.t_, nuis)
+        features = pd.concat([self.sets_.frame(rung), self.sets_.modifiers], axis=1)
+        self.features_ = features
+        F = features.to_numpy(float) if features.shape[1] else np.zeros((len(self.y_), 1))
+        uplift = np.empty(len(self.y_))
+        for k, (train, test) in enumerate(folds(len(self.y_), self.groups_, self.n_folds, self.random_state + 1)):
+            model = regression_model(self.random_state + k, 200).set_params(max_depth=3, min_child_weight=50)
+            uplift[test] = model.fit(F[train], self.dr_[train]).predict(F[test])
+        self.uplift_ = uplift
+        self.nuisance_richest_ = nuis
+
+    def _refutations(self) -> list[dict[str, Any]]:
+        """DoWhy refuters on a user subsample, plus DoWhy's unobserved-confounder analysis and an E-value."""
+        from dowhy import CausalModel
+
+        rng = np.random.default_rng(self.random_state)
+        frame = self.dowhy_frame_
+        if len(frame) > REFUTATION_MAX_ROWS:
+            units = self.groups_ if self.groups_ is not None else np.arange(len(frame))
+            uniq = np.unique(units)
+            keep_units = rng.choice(uniq, max(2, int(len(uniq) * REFUTATION_MAX_ROWS / len(frame))), replace=False)
+            frame = frame[np.isin(units, keep_units)].reset_index(drop=True)
+        light = dict(model_y=regression_model(self.random_state, 100),
+                     model_t=propensity_model(self.random_state, 100),
+                     discrete_treatment=True, cv=self.n_folds, random_state=self.random_state)
+        out: list[dict[str, Any]] = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = CausalModel(data=frame, treatment="__treatment", outcome="__outcome",
+                                common_causes=self.common_causes_ or None,
+                                effect_modifiers=self.effect_modifiers_ or None)
+            estimand = model.identify_effect(method_name="maximal-adjustment", proceed_when_unidentifiable=True)
+            base = model.estimate_effect(estimand, method_name="backdoor.econml.dml.LinearDML",
+                                         method_params={"init_params": light, "fit_params": {}})
+            scale = max(abs(float(base.value)), 1e-12)
+            se = float(self.ate_interval()["se"]) * np.sqrt(len(self.dowhy_frame_) / len(frame))
+            specs = [
+                ("placebo_treatment", "placebo_treatment_refuter", dict(placebo_type="permute", num_simulations=3),
+                 lambda new: abs(new) <= max(0.2 * scale, 2 * se), "a permuted exposure should have ~no effect"),
+                ("random_common_cause", "random_common_cause", dict(num_simulations=3),
+                 lambda new: abs(new - base.value) <= 0.1 * scale + 2 * se, "adding a random confounder should not move it"),
+                ("data_subset", "data_subset_refuter", dict(subset_fraction=0.8, num_simulations=3),
+                 lambda new: abs(new - base.value) <= 0.1 * scale + 2 * se, "an 80% subset should agree"),
+            ]
+            for name, method, kwargs, rule, meaning in specs:
+                result = model.refute_estimate(estimand, base, method_name=method, random_seed=self.random_state, **kwargs)
+                new = float(result.new_effect)
+                out.append({"name": name, "passed": bool(rule(new)), "estimate": float(base.value), "new_effect": new,
+                            "detail": f"{meaning}: {float(base.value):+.4f} → {new:+.4f} on {len(frame):,} rows"})
+            strength = 0.05
+            result = model.refute_estimate(estimand, base, method_name="add_unobserved_common_cause",
+                                           simulation_method="direct-simulation",
+                                           confounders_effect_on_treatment="binary_flip",
+                                           confounders_effect_on_outcome="linear",
+                                           effect_strength_on_treatment=strength, effect_strength_on_outcome=strength)
+            new = float(np.mean(np.atleast_1d(result.new_effect)))
+            out.append({"name": "unobserved_common_cause", "passed": bool(np.sign(new) == np.sign(base.value)),
+                        "estimate": float(base.value), "new_effect": new,
+                        "detail": f"an unobserved confounder flipping {strength:.0%} of exposures and shifting the "
+                                  f"outcome by {strength} moves the estimate to {new:+.4f} (sign kept = pass)"})
+        ate = self.ate_interval()
+        baseline = float(self.y_[self.t_ == 0].mean())
+        ev = diagnostics.e_value(ate["estimate"], ate["ci_low"], ate["ci_high"], baseline)
+        out.append({"name": "e_value", "passed": bool(ev["e_value_ci"] >= 1.25), **ev,
+                    "detail": f"an unobserved confounder would need risk ratios of {ev['e_value']:.2f} with both "
+                              f"exposure and outcome to explain the effect away ({ev['e_value_ci']:.2f} to move the "
+                              f"interval to the null); pass if the latter ≥ 1.25"})
+        return out
+
+    def ate_interval(self) -> dict[str, Any]:
+        row = self.estimates_[(self.estimates_["estimator"] == self.recommended_["estimator"])
+                              & (self.estimates_["adjustment"] == self.recommended_["adjustment"])].iloc[0]
+        return {"estimate": float(row["ate"]), "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]),
+                "se": float(row["se"]), "estimator": row["estimator"], "adjustment": row["adjustment"]}
+
+    def _result(self, seconds: dict[str, float]) -> AuditResult:
+        roles = self.roles_
+        ate = self.ate_interval()
+        row = self.estimates_[(self.estimates_["estimator"] == ate["estimator"])
+                              & (self.estimates_["adjustment"] == ate["adjustment"])].iloc[0]
+        att = {"estimate": float(row["att"]), "ci_low": float(row["att_ci_low"]), "ci_high": float(row["att_ci_high"]),
+               "estimator": ate["estimator"], "adjustment": ate["adjustment"]}
+        nuis = self.nuisance_richest_
+        e_for_diag = nuis.clipped_propensity()
+        confounders = self.sets_.frame(self.richest_)
+        balance_table = diagnostics.balance(confounders, self.t_, e_for_diag) if confounders.shape[1] else \
+            pd.DataFrame(columns=["before", "after"])
+        deciles = uplift_by_quantile(self.uplift_, self.dr_, self.groups_)
+        diag = {
+            "overlap": diagnostics.overlap(e_for_diag, self.t_),
+            "balance": diagnostics.balance_summary(balance_table),
+            "nuisance": {rung: {**n.scores, "propensity_source": n.propensity_source, "clipped": n.n_clipped}
+                         for rung, n in self.nuisances_.items()},
+            "uplift_validation": diagnostics.uplift_validation(self.uplift_, self.dr_, self.groups_),
+            "warnings": [str(w) for w in self.report_.warnings],
+        }
+        heterogeneity = {"deciles": deciles.to_dict(orient="records"), "by_group": self._group_effects(),
+                         "drivers": _drivers(self.features_, self.uplift_, self.random_state)}
+        uplift = pd.DataFrame({
+            (roles.user_id or "row"): self.data_[roles.user_id] if roles.user_id else np.arange(len(self.data_)),
+            **({roles.item_id: self.data_[roles.item_id]} if roles.item_id else {}),
+            "uplift": self.uplift_})
+        truth = None
+        if "true_uplift" in self.data_.columns:  # compared only now, never read by an estimator
+            true_uplift = self.data_["true_uplift"].to_numpy(float)
+            true_ate = float(true_uplift.mean())
+            truth = {"ate": true_ate, "bias": ate["estimate"] - true_ate,
+                     "covered": bool(ate["ci_low"] <= true_ate <= ate["ci_high"]), "pehe": pehe(self.uplift_, true_uplift),
+                     "att": float(true_uplift[self.t_ == 1].mean()),
+                     "naive_bias": float(self.y_[self.t_ == 1].mean() - self.y_[self.t_ == 0].mean()) - true_ate}
+        return AuditResult(n_rows=len(self.data_), ate=ate, att=att, recommended=self.recommended_,
+                           estimates=self.estimates_, refutations=self.refutations_, diagnostics=diag,
+                           heterogeneity=heterogeneity, uplift=uplift, seconds=seconds, roles=roles,
+                           ground_truth=truth,
+                           figures_data={"balance": balance_table, "qini": qini_curve(self.uplift_, self.dr_),
+                                         "graph_groups": self._graph_groups()})
+
+    def _group_effects(self) -> list[dict[str, Any]]:
+        rows = []
+        candidates = [c for c in (*(self.roles_.covariates or ()), *self.roles_.modifiers)
+                      if not pd.api.types.is_numeric_dtype(self.data_[c]) or self.data_[c].nunique() <= 10]
+        for col in dict.fromkeys(candidates):
+            for level, idx in self.data_.groupby(col, observed=True).indices.items():
+                if len(idx) < 30:
+                    continue
+                interval = mean_interval(self.dr_[idx], None if self.groups_ is None else self.groups_[idx])
+                rows.append({"column": col, "level": str(level), "rows": int(len(idx)), **interval.to_dict()})
+        return rows
+
+    def _graph_groups(self) -> dict[str, int]:
+        groups = {"tabular covariates": self.sets_.tabular.shape[1]}
+        for col in self.roles_.text or ():
+            groups[f"{col} embedding"] = sum(1 for c in self.sets_.text.columns if c.startswith(f"{col}_"))
+        if self.sets_.pair.shape[1]:
+            groups["user–item pair"] = self.sets_.pair.shape[1]
+        return groups
+
+
+def _estimator_names() -> list[str]:
+    from .estimators import estimator_names
+
+    return estimator_names()
+
+
+def _safe_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """DoWhy parses column names into formulas; give it plain identifiers."""
+    out = frame.copy()
+    out.columns = [f"c{j}_" + "".join(ch if ch.isalnum() else "_" for ch in str(c))[:40] for j, c in enumerate(frame.columns)]
+    return out
+
+
+def _drivers(features: pd.DataFrame, uplift: np.ndarray, random_state: int) -> dict[str, Any]:
+    """What drives predicted uplift: a depth-3 tree's rules and the features it leans on."""
+    from sklearn.tree import DecisionTreeRegressor, export_text
+
+    if features.shape[1] == 0:
+        return {"importances": {}, "tree": ""}
+    tree = DecisionTreeRegressor(max_depth=3, min_samples_leaf=max(20, len(uplift) // 100),
+                                 random_state=random_state).fit(features.to_numpy(float), uplift)
+    importances = pd.Series(tree.feature_importances_, index=features.columns).sort_values(ascending=False)
+    return {"importances": importances[importances > 0].head(15).to_dict(),
+            "tree": export_text(tree, feature_names=[str(c) for c in features.columns], decimals=4)}
+
+
+__all__ = ["Audit", "AuditResult", "LADDER"]

@@ -1,0 +1,94 @@
+"""Diagnostics that say whether an estimate can be trusted: overlap, balance, nuisance quality, uplift
+validation on held-out folds, and sensitivity (E-value)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from .metrics import auuc
+
+OVERLAP_BOUNDS = (0.01, 0.99)
+SMD_THRESHOLD = 0.1
+
+
+def overlap(propensity: np.ndarray, t: np.ndarray) -> dict[str, Any]:
+    """Share of rows whose propensity sits outside [0.01, 0.99], and a histogram by arm."""
+    e = np.asarray(propensity, float)
+    lo, hi = OVERLAP_BOUNDS
+    outside = float(((e < lo) | (e > hi)).mean())
+    edges = np.linspace(0, 1, 21)
+    return {"share_outside": outside, "passed": outside <= 0.05, "bounds": [lo, hi],
+            "min": float(e.min()), "max": float(e.max()), "edges": edges.tolist(),
+            "exposed": np.histogram(e[t == 1], edges)[0].tolist(),
+            "unexposed": np.histogram(e[t == 0], edges)[0].tolist()}
+
+
+def standardized_mean_differences(X: pd.DataFrame, t: np.ndarray, weights: np.ndarray | None = None) -> pd.Series:
+    """|mean(exposed) − mean(unexposed)| / pooled SD per column, optionally weighted."""
+    values = X.to_numpy(dtype=float)
+    w = np.ones(len(t)) if weights is None else np.asarray(weights, float)
+    out = {}
+    for j, col in enumerate(X.columns):
+        x = values[:, j]
+        ok = np.isfinite(x)
+        m1 = np.average(x[ok & (t == 1)], weights=w[ok & (t == 1)])
+        m0 = np.average(x[ok & (t == 0)], weights=w[ok & (t == 0)])
+        sd = np.sqrt((np.var(x[ok & (t == 1)]) + np.var(x[ok & (t == 0)])) / 2)
+        out[col] = abs(m1 - m0) / sd if sd > 0 else 0.0
+    return pd.Series(out)
+
+
+def balance(X: pd.DataFrame, t: np.ndarray, propensity: np.ndarray) -> pd.DataFrame:
+    """SMD before and after inverse propensity weighting, for every confounder column."""
+    e = np.asarray(propensity, float)
+    weights = np.where(t == 1, 1 / e, 1 / (1 - e))
+    table = pd.DataFrame({"before": standardized_mean_differences(X, t),
+                          "after": standardized_mean_differences(X, t, weights)})
+    return table.sort_values("before", ascending=False)
+
+
+def balance_summary(table: pd.DataFrame) -> dict[str, Any]:
+    return {"columns": int(len(table)), "max_smd_before": float(table["before"].max()) if len(table) else 0.0,
+            "max_smd_after": float(table["after"].max()) if len(table) else 0.0,
+            "share_above_0.1_after": float((table["after"] > SMD_THRESHOLD).mean()) if len(table) else 0.0,
+            "passed": bool(len(table) == 0 or (table["after"] > SMD_THRESHOLD).mean() <= 0.05),
+            "worst_after": table["after"].sort_values(ascending=False).head(10).to_dict()}
+
+
+def best_linear_predictor(uplift: np.ndarray, dr: np.ndarray, groups: np.ndarray | None) -> dict[str, Any]:
+    """BLP test of heterogeneity (Chernozhukov et al.): regress DR scores on the centered predicted uplift.
+
+    A slope near 1 that is significantly above 0 says the predicted uplift captures real heterogeneity."""
+    centered = uplift - uplift.mean()
+    design = sm.add_constant(np.column_stack([centered]))
+    kwargs = {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(groups)[0]}} if groups is not None else {
+        "cov_type": "HC1"}
+    fit = sm.OLS(dr, design).fit(**kwargs)
+    slope, se = float(fit.params[1]), float(fit.bse[1])
+    return {"mean_effect": float(fit.params[0]), "heterogeneity_slope": slope, "slope_se": se,
+            "slope_p_value": float(fit.pvalues[1]), "heterogeneity_detected": bool(fit.pvalues[1] < 0.05 and slope > 0)}
+
+
+def uplift_validation(uplift_out_of_fold: np.ndarray, dr: np.ndarray, groups: np.ndarray | None) -> dict[str, Any]:
+    """Qini/AUUC of held-out uplift predictions against DR scores, plus the BLP test."""
+    return {"auuc": auuc(uplift_out_of_fold, dr), **best_linear_predictor(uplift_out_of_fold, dr, groups)}
+
+
+def e_value(estimate: float, ci_low: float, ci_high: float, baseline: float) -> dict[str, float]:
+    """E-value (VanderWeele & Ding): how strong an unobserved confounder would have to be, on the risk-ratio
+    scale with both exposure and outcome, to explain the effect away. ``baseline`` is the unexposed mean."""
+    def ev(rr: float) -> float:
+        rr = rr if rr >= 1 else 1 / rr
+        return float(rr + np.sqrt(rr * (rr - 1)))
+
+    if baseline <= 0:
+        return {"e_value": float("nan"), "e_value_ci": float("nan")}
+    rr = (baseline + estimate) / baseline
+    bound = ci_low if estimate > 0 else ci_high
+    crosses_null = ci_low <= 0 <= ci_high
+    return {"risk_ratio": float(rr), "e_value": ev(max(rr, 1e-9)),
+            "e_value_ci": 1.0 if crosses_null else ev(max((baseline + bound) / baseline, 1e-9))}

@@ -1,0 +1,47 @@
+"""The ``embed`` job: read a log, embed its text columns once per distinct text, write compact Parquet.
+
+Output per column: ``<column>.parquet`` with one row per distinct text (``text``, ``embedding``), and
+``rows.parquet`` mapping each input row to its distinct text per column (-1 for missing) — a 200,000-row
+log with 2,000 distinct texts stores 2,000 vectors, not 200,000.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .io import atomic_path, read_table, write_table
+from .schema import DataError, Problem, Roles
+from .text import EncodeStats, TextEncoder, clean_text
+
+
+def embed_columns(data: str | pd.DataFrame, columns: list[str] | None, out: str | os.PathLike[str],
+                  **encoder_params: object) -> dict[str, EncodeStats]:
+    """Embed ``columns`` (default: the contract's text columns present) and write them under ``out``."""
+    df = read_table(data) if not isinstance(data, pd.DataFrame) else data
+    columns = list(columns or [c for c in Roles.DEFAULT_TEXT if c in df.columns])
+    missing = [c for c in columns if c not in df.columns]
+    if not columns or missing:
+        raise DataError(Problem(missing[0] if missing else None, "missing text column",
+                                hint="name text columns with --text"))
+    encoder = TextEncoder(**{k: v for k, v in encoder_params.items() if v is not None}, progress=None)
+    out = Path(out)
+    stats: dict[str, EncodeStats] = {}
+    rows: dict[str, np.ndarray] = {}
+    for column in columns:
+        codes, uniques = pd.factorize(df[column].map(clean_text), use_na_sentinel=True)
+        vectors = encoder.encode(list(uniques))
+        stats[column] = EncodeStats(**{**encoder.last_stats_.__dict__, "n_texts": len(df),
+                                       "n_missing": int((codes < 0).sum())})
+        table = pa.table({"text": pa.array(list(uniques), pa.string()),
+                          "embedding": pa.FixedSizeListArray.from_arrays(vectors.ravel(), vectors.shape[1])})
+        with atomic_path(out / f"{column}.parquet") as tmp:
+            pq.write_table(table, tmp)
+        rows[column] = codes
+    write_table(pd.DataFrame(rows), out / "rows.parquet")
+    return stats

@@ -1,0 +1,113 @@
+"""Figures, one function each, each returning a matplotlib ``Figure`` (saved by the caller)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+
+def ladder(estimates: pd.DataFrame, truth: float | None = None) -> Figure:
+    """ATE with 95% intervals per adjustment rung and estimator: what each rung of adjustment changed."""
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(estimates) + 1.5))
+    labels = [f"{r.estimator} · {r.adjustment}" for r in estimates.itertuples()]
+    y = np.arange(len(estimates))[::-1]
+    ax.errorbar(estimates["ate"], y, xerr=[estimates["ate"] - estimates["ci_low"], estimates["ci_high"] - estimates["ate"]],
+                fmt="o", color="#1f77b4", capsize=3)
+    ax.set_yticks(y, labels)
+    ax.axvline(0, color="grey", lw=0.8)
+    if truth is not None:
+        ax.axvline(truth, color="#d62728", ls="--", label=f"true ATE {truth:.4f}")
+        ax.legend(loc="lower right")
+    ax.set_xlabel("average effect of exposure (95% interval, clustered by user)")
+    ax.set_title("Adjustment ladder")
+    fig.tight_layout()
+    return fig
+
+
+def overlap(diag: dict[str, Any]) -> Figure:
+    """Propensity histograms by arm: where the arms do not overlap, no estimator can compare them."""
+    edges = np.asarray(diag["edges"])
+    centers, width = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.bar(centers, diag["unexposed"], width=width, alpha=0.6, label="unexposed")
+    ax.bar(centers, diag["exposed"], width=width, alpha=0.6, label="exposed")
+    for bound in diag["bounds"]:
+        ax.axvline(bound, color="grey", ls=":")
+    ax.set_xlabel("propensity of exposure")
+    ax.set_ylabel("rows")
+    ax.set_title(f"Overlap: {diag['share_outside']:.1%} of rows outside {diag['bounds']}")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def love_plot(table: pd.DataFrame, top: int = 25) -> Figure:
+    """Standardized mean differences before and after weighting (Love plot)."""
+    shown = table.head(top)[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(shown) + 1.5))
+    y = np.arange(len(shown))
+    ax.scatter(shown["before"], y, label="before weighting", marker="o")
+    ax.scatter(shown["after"], y, label="after weighting", marker="x")
+    ax.axvline(0.1, color="grey", ls="--")
+    ax.set_yticks(y, shown.index, fontsize=7)
+    ax.set_xlabel("|standardized mean difference|")
+    ax.set_title("Covariate balance")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def uplift_deciles(table: pd.DataFrame) -> Figure:
+    """Measured (doubly robust) effect per decile of predicted uplift, with intervals."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.errorbar(table["quantile"], table["effect"], yerr=[table["effect"] - table["ci_low"], table["ci_high"] - table["effect"]],
+                fmt="o-", capsize=3, label="measured (DR)")
+    ax.plot(table["quantile"], table["predicted"], "s--", label="predicted")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel("decile of predicted uplift (1 = lowest)")
+    ax.set_ylabel("effect of exposure")
+    ax.set_title("Does predicted uplift sort real uplift?")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def qini(curve: pd.DataFrame) -> Figure:
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot(curve["share"], curve["uplift"], label="rank by predicted uplift")
+    ax.plot(curve["share"], curve["random"], ls="--", color="grey", label="random")
+    ax.set_xlabel("share of rows targeted")
+    ax.set_ylabel("cumulative uplift per row")
+    ax.set_title("Qini curve (held-out folds)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def causal_graph(groups: dict[str, int], treatment: str, outcome: str, modifiers: list[str]) -> Figure:
+    """The assumed graph: confounder groups point to exposure and outcome; modifiers to the outcome."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.axis("off")
+    names = [f"{g}\n({n} features)" for g, n in groups.items()] + ["unobserved U\n(sensitivity)"]
+    xs = np.linspace(0.1, 0.9, len(names))
+    pos = {"T": (0.25, 0.15), "Y": (0.75, 0.15)}
+    for x, name in zip(xs, names):
+        style = dict(boxstyle="round", fc="#eef" if "unobserved" not in name else "#fee", ls="-" if "unobserved" not in name else "--")
+        ax.text(x, 0.8, name, ha="center", va="center", fontsize=8, bbox=style)
+        for target in ("T", "Y"):
+            ax.annotate("", xy=pos[target], xytext=(x, 0.72), arrowprops=dict(arrowstyle="->", color="grey",
+                                                                              ls="--" if "unobserved" in name else "-"))
+    ax.text(*pos["T"], f"exposure\n{treatment}", ha="center", va="center", bbox=dict(boxstyle="round", fc="#dfd"))
+    ax.text(*pos["Y"], f"outcome\n{outcome}", ha="center", va="center", bbox=dict(boxstyle="round", fc="#ffd"))
+    ax.annotate("", xy=(0.66, 0.15), xytext=(0.34, 0.15), arrowprops=dict(arrowstyle="->", lw=2))
+    if modifiers:
+        ax.text(0.5, 0.42, "modifiers: " + ", ".join(modifiers[:6]), ha="center", fontsize=8)
+    ax.set_title("Assumed causal graph (backdoor adjustment for all confounder groups)")
+    return fig

@@ -1,0 +1,217 @@
+"""TextEncoder: agreement with sentence-transformers, the cache, determinism, dirty text, other models."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recuplift.text import TextEncoder, default_model_path
+from recuplift.textcache import DB_NAME, EmbeddingCache, clear_cache
+from recuplift.textfeatures import TextFeatures, segments
+
+TEXTS = [
+    "A rare handmade piece from a tiny independent artisan workshop.",
+    "Cheap and affordable, a budget buy on sale.",
+    "Searched for 'camping tent', 'sleeping bag'. I love rare, obscure finds.",
+    "Award-winning craftsmanship built to last a lifetime. " * 3,
+    "short",
+    "Émojis 🎉🔥 and accents: café, naïve, 東京",
+]
+DIRTY = [None, float("nan"), "", "   ", b"caf\xe9 \xff bytes", "lone surrogate \ud800 here", "word " * 2000, "🎉"]
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory) -> TextEncoder:
+    return TextEncoder(cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
+
+
+def test_matches_sentence_transformers(encoder):
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(default_model_path()), device="cpu")
+    texts = TEXTS + [t for t in DIRTY if isinstance(t, str) and t.strip()]
+    ours = encoder.encode(texts)
+    theirs = reference.encode([t.encode("utf-8", "replace").decode() for t in texts], normalize_embeddings=True)
+    cosine = np.sum(ours * theirs, axis=1) / (np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1))
+    assert cosine.min() >= 0.999
+
+
+def test_cache_hits_and_misses(tmp_path):
+    enc = TextEncoder(cache_dir=tmp_path, progress=False)
+    first = enc.encode(TEXTS[:3] * 5)
+    assert (enc.last_stats_.n_distinct, enc.last_stats_.cache_hits, enc.last_stats_.encoded) == (3, 0, 3)
+    second = enc.encode(TEXTS[:4])
+    assert (enc.last_stats_.cache_hits, enc.last_stats_.encoded) == (3, 1)
+    np.testing.assert_array_equal(first[:3], second[:3])
+    other = TextEncoder(cache_dir=tmp_path, pooling="cls", progress=False)
+    other.encode(TEXTS[:1])
+    assert other.last_stats_.cache_hits == 0, "a different pooling must not reuse mean-pooled vectors"
+    assert clear_cache(tmp_path) == 5
+    enc2 = TextEncoder(cache_dir=tmp_path, progress=False)
+    enc2.encode(TEXTS[:1])
+    assert enc2.last_stats_.cache_hits == 0
+
+
+def test_each_distinct_text_is_encoded_once(encoder):
+    vectors = encoder.encode([TEXTS[0], TEXTS[1]] * 500)
+    assert encoder.last_stats_.n_distinct == 2
+    np.testing.assert_array_equal(vectors[0], vectors[998])
+
+
+def test_deterministic_without_cache():
+    a = TextEncoder(cache_dir=False, progress=False).encode(TEXTS)
+    b = TextEncoder(cache_dir=False, progress=False, batch_size=2).encode(TEXTS)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_dirty_text_never_crashes(encoder):
+    vectors = encoder.encode(DIRTY)
+    assert vectors.shape == (len(DIRTY), 384) and vectors.dtype == np.float32
+    assert np.all(vectors[:4] == 0), "missing and blank texts become zero vectors"
+    assert np.all(np.abs(np.linalg.norm(vectors[4:], axis=1) - 1) < 1e-4)
+    assert encoder.last_stats_.n_missing == 4
+    assert encoder.last_stats_.truncated >= 1
+
+
+def _writer(path: str, start: int) -> None:
+    cache = EmbeddingCache(path)
+    for k in range(200):
+        cache.put("m", [(f"{start}-{k}-{j}", np.full(384, k, np.float32), 3) for j in range(50)])
+
+
+def test_two_processes_share_the_cache(tmp_path):
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), s)) for s in (1, 2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert all(p.exitcode == 0 for p in procs)
+    cache = EmbeddingCache(tmp_path)
+    assert cache.count("m") == 2 * 200 * 50
+    got = cache.get("m", ["1-7-3", "2-199-49"])
+    assert got["1-7-3"][0][0] == 7 and got["2-199-49"][0][0] == 199
+
+
+def test_kill_mid_write_leaves_a_readable_cache(tmp_path):
+    script = (f"import numpy as np; from recuplift.textcache import EmbeddingCache\n"
+              f"c = EmbeddingCache({str(tmp_path)!r})\n"
+              f"for k in range(100000):\n"
+              f"    c.put('m', [(f'{{k}}-{{j}}', np.full(384, k, np.float32), 5) for j in range(200)])\n")
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.time() + 60
+    while time.time() < deadline:  # wait until some batches have landed, then kill mid-stream
+        time.sleep(0.3)
+        if (tmp_path / DB_NAME).exists() and EmbeddingCache(tmp_path).count("m") >= 600:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    cache = EmbeddingCache(tmp_path)
+    n = cache.count("m")
+    assert n > 0 and n % 200 == 0, "each transaction lands whole or not at all"
+    got = cache.get("m", ["0-0", "1-199"])
+    assert got["0-0"][0].shape == (384,) and got["1-199"][0][0] == 1 and got["1-199"][1] == 5
+
+
+def _tiny_model(tmp_path, kind: str):
+    import transformers
+
+    folder = tmp_path / kind
+    source = default_model_path()
+    if kind == "encoder":
+        config = transformers.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2,
+                                         num_attention_heads=2, intermediate_size=64)
+        model = transformers.BertModel(config)
+    else:
+        config = transformers.GPT2Config(vocab_size=30522, n_embd=32, n_layer=2, n_head=2, n_positions=512)
+        model = transformers.GPT2Model(config)
+    model.save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(source / name, folder / name)
+    return folder
+
+
+@pytest.mark.parametrize("kind, pooling", [("encoder", "cls"), ("encoder", "mean"), ("decoder", "last")])
+def test_any_local_model_directory(tmp_path, kind, pooling):
+    folder = _tiny_model(tmp_path, kind)
+    enc = TextEncoder(model=folder, pooling=pooling, cache_dir=tmp_path / "c", progress=False)
+    vectors = enc.encode(TEXTS + [None])
+    assert vectors.shape == (len(TEXTS) + 1, 32)
+    assert np.all(vectors[-1] == 0) and np.all(np.isfinite(vectors))
+    again = TextEncoder(model=folder, pooling=pooling, cache_dir=tmp_path / "c", progress=False)
+    np.testing.assert_array_equal(again.encode(TEXTS), vectors[:-1])
+    assert again.last_stats_.cache_hits == len(TEXTS)
+
+
+def test_bad_model_and_pooling_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="not a local Hugging Face model"):
+        TextEncoder(model=tmp_path, cache_dir=False).encode(["x"])
+    with pytest.raises(ValueError, match="pooling"):
+        TextEncoder(pooling="max", cache_dir=False).encode(["x"])
+
+
+def test_segments_split_sentences_and_quoted_queries():
+    parts = segments("Searched for 'camping tent', 'sleeping bag'. I'm happy! Product: Aurora lamp.")
+    assert "camping tent" in parts and "sleeping bag" in parts and "I'm happy!" in parts
+    assert segments("one") == ["one"]
+
+
+@pytest.fixture(scope="module")
+def text_log(tmp_path_factory):
+    from recuplift.simulate import simulate
+
+    return simulate(n_users=120, n_candidates=8, n_items=60, seed=11).data
+
+
+def test_text_features_shapes_missing_and_pairs(text_log, encoder):
+    df = text_log.copy()
+    df.loc[df.index[:5], "item_text"] = None
+    features = TextFeatures(encoder=encoder, max_components=8, pair_components=4,
+                            concepts={"luxury": "an expensive luxury product", "cheap": "a cheap bargain"})
+    out = features.fit_transform(df)
+    assert len(out) == len(df) and out.notna().all().all()
+    assert out["item_text_missing"].iloc[:5].eq(1).all() and out["item_text_missing"].iloc[5:].eq(0).all()
+    assert out.loc[df.index[:5], [c for c in out if c.startswith("item_text_pc")]].eq(0).all().all()
+    groups = features.feature_groups(list(out.columns))
+    assert "user_text__item_text_cosine" in groups["pair"] and "user_text__item_text_maxsim" in groups["pair"]
+    assert out["user_text__item_text_cosine"].between(-1, 1).all()
+    luxury = df["item_text"].str.contains("luxury", na=False)
+    assert out.loc[luxury, "item_text_concept_luxury"].mean() > out.loc[~luxury, "item_text_concept_luxury"].mean()
+    np.testing.assert_allclose(features.transform(df).to_numpy(), out.to_numpy(), atol=1e-5)
+
+
+def test_pca_is_fitted_on_distinct_texts(text_log, encoder):
+    popular = pd.concat([text_log, pd.concat([text_log.iloc[[0]]] * 2000)], ignore_index=True)
+    a = TextFeatures(columns=("item_text",), encoder=encoder, max_components=5).fit(text_log)
+    b = TextFeatures(columns=("item_text",), encoder=encoder, max_components=5).fit(popular)
+    np.testing.assert_allclose(np.abs(a.pca_["item_text"].components_[:5]),
+                               np.abs(b.pca_["item_text"].components_[:5]), atol=1e-4)
+
+
+def test_embed_cli_writes_parquet_and_reports(tmp_path, text_log):
+    path = tmp_path / "log.parquet"
+    text_log.to_parquet(path)
+    env = {**os.environ, "RECUPLIFT_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "recuplift.cli", "embed", str(path), "--out", str(tmp_path / "emb")]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "distinct texts" in first.stdout and "texts/s" in first.stdout
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    n_items = text_log["item_text"].nunique()
+    assert f"{n_items:,} cache hits" in second.stdout
+    items = pd.read_parquet(tmp_path / "emb" / "item_text.parquet")
+    rows = pd.read_parquet(tmp_path / "emb" / "rows.parquet")
+    assert len(items) == n_items and len(rows) == len(text_log)
+    assert items["text"].iloc[rows["item_text"].iloc[3]] == text_log["item_text"].iloc[3]
+    cleared = subprocess.run([sys.executable, "-m", "recuplift.cli", "embed", "--clear-cache"],
+                             capture_output=True, text=True, env=env)
+    assert cleared.returncode == 0 and "cleared" in cleared.stdout
