@@ -1,0 +1,83 @@
+"""The audit end to end at a small size: results, uplift rows in input order, figures, clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recuplift.causal import Audit
+from recuplift.schema import DataError, Roles
+from recuplift.simulate import simulate
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory):
+    sim = simulate(n_users=250, n_candidates=10, n_items=150, seed=5)
+    out = tmp_path_factory.mktemp("audit")
+    result = Audit(estimators=("naive", "ipw", "aipw", "linear_dml"), progress=False).fit(sim.data)
+    result.write(out)
+    return sim, result, out
+
+
+@pytest.mark.slow
+def test_results_json_has_the_documented_fields(audited):
+    sim, result, out = audited
+    info = json.loads((out / "results.json").read_text())
+    assert info["n_rows"] == len(sim.data)
+    for key in ("ate", "att"):
+        assert {"estimate", "ci_low", "ci_high", "estimator", "adjustment"} <= set(info[key])
+        assert info[key]["ci_low"] <= info[key]["estimate"] <= info[key]["ci_high"]
+    rungs = {e["adjustment"] for e in info["estimates"]}
+    assert rungs == {"none", "tabular", "tabular+text", "tabular+text+pair"}
+    assert all({"estimator", "adjustment", "ate", "ci_low", "ci_high", "seconds"} <= set(e) for e in info["estimates"])
+    names = {r["name"] for r in info["refutations"]}
+    assert {"placebo_treatment", "random_common_cause", "data_subset", "unobserved_common_cause", "e_value"} <= names
+    assert all(isinstance(r["passed"], bool) and r["detail"] for r in info["refutations"])
+    truth = info["ground_truth"]
+    assert truth["ate"] == pytest.approx(sim.truth["true_ate"]) and "pehe" in truth and "covered" in truth
+    assert info["recommended"]["estimator"] == "aipw"  # the log has a logged propensity
+    for key in ("overlap", "balance", "nuisance", "uplift_validation"):
+        assert key in info["diagnostics"]
+
+
+@pytest.mark.slow
+def test_uplift_rows_follow_input_order_and_figures_exist(audited):
+    sim, result, out = audited
+    uplift = pd.read_parquet(out / "uplift.parquet")
+    assert len(uplift) == len(sim.data)
+    assert (uplift["user_id"].to_numpy() == sim.data["user_id"].to_numpy()).all()
+    assert (uplift["item_id"].to_numpy() == sim.data["item_id"].to_numpy()).all()
+    assert np.isfinite(uplift["uplift"]).all()
+    for name in ("ladder", "overlap", "balance", "uplift_deciles", "qini", "graph"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_adjustment_moves_the_estimate_toward_the_truth(audited):
+    sim, result, _ = audited
+    est = result.estimates.set_index(["estimator", "adjustment"])["ate"]
+    truth = sim.truth["true_ate"]
+    assert abs(est[("aipw", "tabular+text+pair")] - truth) < abs(est[("naive", "none")] - truth)
+    assert result.summary().shape[1] == 6 and "ate" in result.to_dict()
+
+
+def test_bad_roles_fail_before_any_work():
+    df = simulate(n_users=30, n_candidates=5, n_items=20, seed=1).data
+    with pytest.raises(DataError, match="missing column"):
+        Audit(Roles(treatment="shown"), progress=False).fit(df)
+    with pytest.raises(DataError, match="unknown estimator"):
+        Audit(estimators=("naive", "bogus"), progress=False).fit(df)
+
+
+def test_cli_audit_bad_roles_exit_2(tmp_path):
+    path = tmp_path / "log.parquet"
+    simulate(n_users=30, n_candidates=5, n_items=20, seed=1).data.to_parquet(path)
+    result = subprocess.run([sys.executable, "-m", "recuplift.cli", "audit", str(path), "--out", str(tmp_path / "o"),
+                             "--outcome", "bought"], capture_output=True, text=True)
+    assert result.returncode == 2 and "'bought'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
