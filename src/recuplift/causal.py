@@ -31,7 +31,7 @@ from .estimators import make_estimator
 from .inference import mean_interval
 from .io import atomic_path, write_json, write_table
 from .metrics import pehe, qini_curve, uplift_by_quantile
-from .nuisance import Nuisances, cross_fit, dr_scores, folds, propensity_model, regression_model
+from .nuisance import Nuisances, cross_fit, dr_scores, folds, regression_model, treatment_model
 from .schema import DataError, Problem, Roles, validate
 from .text import TextEncoder
 
@@ -245,7 +245,7 @@ class Audit:
             keep_units = rng.choice(uniq, max(2, int(len(uniq) * REFUTATION_MAX_ROWS / len(frame))), replace=False)
             frame = frame[np.isin(units, keep_units)].reset_index(drop=True)
         light = dict(model_y=regression_model(self.random_state, 100),
-                     model_t=propensity_model(self.random_state, 100),
+                     model_t=treatment_model(self.random_state, 100),
                      discrete_treatment=True, cv=self.n_folds, random_state=self.random_state)
         out: list[dict[str, Any]] = []
         with warnings.catch_warnings():

@@ -23,8 +23,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from .inference import Interval, cluster_se, interval_from_influence
-from .nuisance import (PROPENSITY_CLIP, Nuisances, cross_fit, dr_scores, outcome_model, propensity_model,
-                       regression_model)
+from .nuisance import (PROPENSITY_CLIP, Nuisances, cross_fit, dr_scores, propensity_model, regression_model,
+                       treatment_model)
 
 
 class EffectEstimator(BaseEstimator):
@@ -162,7 +162,7 @@ class LinearDML(EffectEstimator):
         from econml.dml import LinearDML as EconLinearDML
 
         model = EconLinearDML(model_y=regression_model(self.random_state, self.n_estimators),
-                              model_t=propensity_model(self.random_state, self.n_estimators),
+                              model_t=treatment_model(self.random_state, self.n_estimators),
                               discrete_treatment=True, cv=self.n_folds, random_state=self.random_state)
         model.fit(y, t, X=X, W=W, groups=groups, cache_values=True)
         self.model_ = model
@@ -234,7 +234,7 @@ class CausalForest(_EconCATE):
         from econml.dml import CausalForestDML
 
         return CausalForestDML(model_y=regression_model(self.random_state, self.n_estimators),
-                               model_t=propensity_model(self.random_state, self.n_estimators),
+                               model_t=treatment_model(self.random_state, self.n_estimators),
                                discrete_treatment=True, cv=self.n_folds, n_estimators=200,
                                min_samples_leaf=20, max_depth=12, random_state=self.random_state, n_jobs=-1)
 
