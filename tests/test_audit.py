@@ -81,3 +81,17 @@ def test_cli_audit_bad_roles_exit_2(tmp_path):
                              "--outcome", "bought"], capture_output=True, text=True)
     assert result.returncode == 2 and "'bought'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_failed_write_leaves_no_partial_output(audited, tmp_path, monkeypatch):
+    _, result, _ = audited
+    import recuplift.causal as causal
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(causal, "write_json", broken)
+    with pytest.raises(OSError):
+        result.write(tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []

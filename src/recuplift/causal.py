@@ -29,7 +29,7 @@ from . import diagnostics, plots
 from .adjustment import LADDER, AdjustmentSets, build_adjustment_sets
 from .estimators import make_estimator
 from .inference import mean_interval
-from .io import atomic_path, write_json, write_table
+from .io import write_json, write_table
 from .metrics import pehe, qini_curve, uplift_by_quantile
 from .nuisance import Nuisances, cross_fit, dr_scores, folds, regression_model, treatment_model
 from .schema import DataError, Problem, Roles, validate
@@ -89,17 +89,30 @@ class AuditResult:
                                   list(self.roles.modifiers))
 
     def write(self, out_dir: str | Path) -> Path:
-        """``results.json``, ``uplift.parquet`` and ``figures/*.png``, each written atomically."""
+        """``results.json``, ``uplift.parquet`` and ``figures/*.png``, built in a temporary folder beside
+        ``out_dir`` and moved into place only when all of them are written."""
+        import shutil
+        import tempfile
+
         import matplotlib.pyplot as plt
 
         out = Path(out_dir)
-        for name in ("ladder", "overlap", "balance", "uplift_deciles", "qini", "graph"):
-            fig = getattr(self, f"plot_{name}")()
-            with atomic_path(out / "figures" / f"{name}.png") as tmp:
-                fig.savefig(tmp, dpi=110, format="png")
-            plt.close(fig)
-        write_table(self.uplift, out / "uplift.parquet")
-        write_json(self.to_dict(), out / "results.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            (staging / "figures").mkdir()
+            for name in ("ladder", "overlap", "balance", "uplift_deciles", "qini", "graph"):
+                fig = getattr(self, f"plot_{name}")()
+                fig.savefig(staging / "figures" / f"{name}.png", dpi=110, format="png")
+                plt.close(fig)
+            write_table(self.uplift, staging / "uplift.parquet")
+            write_json(self.to_dict(), staging / "results.json")
+            if out.exists():
+                shutil.rmtree(out)
+            staging.rename(out)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
         return out
 
 

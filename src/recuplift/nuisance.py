@@ -52,12 +52,6 @@ def propensity_model(random_state: int = 0, n_estimators: int = 300) -> xgb.XGBC
                              n_jobs=n_jobs(), random_state=random_state)
 
 
-def predict_mean(model: xgb.XGBModel, W: np.ndarray) -> np.ndarray:
-    if isinstance(model, xgb.XGBClassifier):
-        return model.predict_proba(W)[:, 1]
-    return model.predict(W)
-
-
 def folds(n: int, groups: np.ndarray | None, n_folds: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Train/test index pairs; grouped (by user) when groups are given, shuffled deterministically."""
     if groups is not None:
@@ -99,7 +93,7 @@ def cross_fit(y: np.ndarray, t: np.ndarray, W: np.ndarray, groups: np.ndarray | 
                 target[test] = y[rows].mean()
                 continue
             model = outcome_model(binary, random_state + k).fit(W[rows], y[rows])
-            target[test] = predict_mean(model, W[test])
+            target[test] = model.predict_proba(W[test])[:, 1] if binary else model.predict(W[test])
     n_clipped = int(((e < clip) | (e > 1 - clip)).sum())
     fitted_y = np.where(t == 1, mu1, mu0)
     scores = {

@@ -14,7 +14,6 @@ Ground truth goes into ``true_*`` columns, which no estimator may read.
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -359,7 +358,3 @@ def _truth(data: pd.DataFrame) -> dict[str, Any]:
         "naive_bias": naive - ate,
         "share_negative_uplift": float((data["true_uplift"] < 0).mean()),
     }
-
-
-def load_truth(out_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(out_dir) / "simulation.json").read_text())
