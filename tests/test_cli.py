@@ -73,7 +73,23 @@ def test_simulate_rejects_bad_knob(tmp_path):
     assert result.returncode == 2 and "text_noise" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("command", ["simulate", "validate", "demo"])
+@pytest.mark.parametrize("command", ["simulate", "validate", "embed", "audit", "plan", "demo"])
 def test_every_command_has_help(command):
     result = run_cli(command, "--help")
     assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_plan_prints_n_and_json_has_it_at_the_top_level():
+    text = run_cli("plan", "--baseline", "0.05", "--lift", "0.10", "--relative", "--weekly-users", "20000")
+    assert text.returncode == 0, text.stderr
+    assert "per arm" in text.stdout and "by week" in text.stdout
+    as_json = run_cli("plan", "--baseline", "0.05", "--lift", "0.10", "--relative", "--json")
+    info = __import__("json").loads(as_json.stdout)
+    assert abs(info["n_per_arm"] - 31_200) / 31_200 < 0.01 and info["n_total"] == 2 * info["n_per_arm"]
+
+
+def test_plan_rejects_impossible_inputs_without_traceback():
+    result = run_cli("plan", "--baseline", "1.5", "--lift", "0.1")
+    assert result.returncode == 2 and "baseline" in result.stderr and "Traceback" not in result.stderr
+    missing = run_cli("plan", "--from-audit", "/nonexistent/audit")
+    assert missing.returncode == 2 and "no audit output" in missing.stderr

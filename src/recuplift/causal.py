@@ -333,10 +333,14 @@ class Audit:
         }
         heterogeneity = {"deciles": deciles.to_dict(orient="records"), "by_group": self._group_effects(),
                          "drivers": _drivers(self.features_, self.uplift_, self.random_state)}
+        # one row per input row, canonical names; what ranking and planning build on: the observed exposure and
+        # outcome, predicted outcome with and without exposure, and the doubly robust score
         uplift = pd.DataFrame({
-            (roles.user_id or "row"): self.data_[roles.user_id] if roles.user_id else np.arange(len(self.data_)),
-            **({roles.item_id: self.data_[roles.item_id]} if roles.item_id else {}),
-            "uplift": self.uplift_})
+            "row": np.arange(len(self.data_)),
+            **({"user_id": self.data_[roles.user_id].to_numpy()} if roles.user_id else {}),
+            **({"item_id": self.data_[roles.item_id].to_numpy()} if roles.item_id else {}),
+            "exposed": self.t_, "outcome": self.y_, "uplift": self.uplift_,
+            "outcome_if_shown": nuis.mu1, "outcome_if_not_shown": nuis.mu0, "dr_score": self.dr_})
         truth = None
         if "true_uplift" in self.data_.columns:  # compared only now, never read by an estimator
             true_uplift = self.data_["true_uplift"].to_numpy(float)

@@ -163,6 +163,64 @@ def audit(
 
 
 @app.command()
+def plan(
+    baseline: Annotated[Optional[float], typer.Option(help="Control rate (proportion) or mean.")] = None,
+    lift: Annotated[Optional[float], typer.Option(help="Lift to detect: absolute, or relative with --relative.")] = None,
+    relative: Annotated[bool, typer.Option("--relative", help="--lift is relative to the baseline (0.10 = +10%).")] = False,
+    sd: Annotated[Optional[float], typer.Option(help="Per-unit standard deviation: plans a mean instead of a proportion.")] = None,
+    alpha: Annotated[float, typer.Option(help="Significance level (family-wise with several arms).")] = 0.05,
+    power: Annotated[float, typer.Option(help="Power to reach.")] = 0.8,
+    split: Annotated[float, typer.Option(help="Share of units in the treatment arm (two arms).")] = 0.5,
+    arms: Annotated[int, typer.Option(help="Arms including control; equal sizes when more than 2.")] = 2,
+    correction: Annotated[str, typer.Option(help="Multiple-comparison correction: bonferroni or holm.")] = "bonferroni",
+    one_sided: Annotated[bool, typer.Option("--one-sided", help="One-sided test.")] = False,
+    weekly_users: Annotated[Optional[float], typer.Option("--weekly-users", help="Unique units entering the test per week.")] = None,
+    accumulation: Annotated[float, typer.Option(help="Unique units after w weeks = weekly · w^accumulation (1 = linear).")] = 1.0,
+    cuped_r2: Annotated[float, typer.Option("--cuped-r2", help="ρ² of a CUPED/CUPAC covariate (variance × (1 − ρ²)).")] = 0.0,
+    sequential: Annotated[bool, typer.Option("--sequential", help="Valid at every look (confidence sequence).")] = False,
+    from_audit: Annotated[Optional[Path], typer.Option("--from-audit", help="Plan targeted tests from an audit folder.")] = None,
+    segments: Annotated[str, typer.Option(help="Top shares of predicted uplift to plan for (with --from-audit).")] = "0.1,0.2,0.5,1.0",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Plan an A/B test: sample size, runtime, power and MDE by week — or targeted tests from an audit."""
+    from .io import to_json_safe
+    from .planning import Design, Metric, plan_test
+    from .targeting import plan_targeted_tests
+
+    try:
+        design = Design(alpha=alpha, power=power, alternative="one-sided" if one_sided else "two-sided",
+                        treated_share=split, arms=arms, correction=correction, variance_reduction=cuped_r2,
+                        sequential=sequential)
+        if from_audit is not None:
+            shares = tuple(float(q) for q in segments.split(",") if q.strip())
+            targeted = plan_targeted_tests(from_audit, shares, design, weekly_users)
+            if as_json:
+                typer.echo(json.dumps(to_json_safe(targeted.to_dict()), indent=2))
+                return
+            _echo_table(targeted.summary())
+            typer.echo(f"fastest test: top {targeted.fastest}; most incremental roll-out: top {targeted.most_incremental}")
+            return
+        if baseline is None or lift is None:
+            raise typer.BadParameter("give --baseline and --lift (or --from-audit DIR)")
+        metric = Metric("mean", baseline, sd) if sd is not None else Metric("proportion", baseline)
+        result = plan_test(metric, lift, relative, design, weekly_users, accumulation)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    if as_json:
+        typer.echo(json.dumps(to_json_safe(result.to_dict()), indent=2))
+        return
+    _echo_table(result.summary())
+    if not result.by_week.empty:
+        typer.echo("\npower and minimum detectable effect by week:")
+        _echo_table(result.by_week.set_index("week"))
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    per_arm = result.n_per_arm
+    typer.echo(f"\nN: {per_arm if isinstance(per_arm, int) else per_arm} per arm, {result.n_total:,} in total"
+               + (f", {result.weeks:.1f} weeks" if result.weeks else ""))
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo's data and reports.")] = Path("reports/demo"),
     users: Annotated[int, typer.Option(help="Simulated users.")] = 2000,

@@ -1,0 +1,159 @@
+"""Targeted tests from an audit, and checking an audit against a test.
+
+An audit predicts who gains most from exposure; the cheapest confirmation tests only that segment. For the
+top share q of predicted uplift this module gives the segment's expected effect (the mean of its doubly
+robust scores: unbiased for the segment because the ranking was predicted out of fold), the sample the
+test needs, its runtime and the incremental outcomes that rolling out to the segment would bring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .inference import mean_interval
+from .io import read_table
+from .planning import Design, Metric, analyze_test, plan_test
+from .schema import DataError, Problem
+
+REQUIRED = ("uplift", "dr_score", "outcome_if_not_shown", "exposed", "outcome")
+DEFAULT_SEGMENTS = (0.1, 0.2, 0.5, 1.0)
+
+
+def read_audit_uplift(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """The per-row table an audit wrote (``AUDIT_DIR`` or its ``uplift.parquet``), checked for what planning needs."""
+    if isinstance(source, pd.DataFrame):
+        frame = source
+    else:
+        path = Path(source)
+        path = path / "uplift.parquet" if path.is_dir() else path
+        if not path.exists():
+            raise DataError(Problem(None, f"no audit output at {path}",
+                                    hint="run `recuplift audit DATA --out DIR` and pass DIR"))
+        frame = read_table(path)
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise DataError(Problem(None, f"the audit table lacks {missing}",
+                                hint="re-run `recuplift audit` with this version of recuplift"))
+    return frame
+
+
+def top_share(uplift: np.ndarray, q: float) -> np.ndarray:
+    """Mask of the top share ``q`` of rows by predicted uplift (ties broken by row order)."""
+    if not 0 < q <= 1:
+        raise ValueError(f"a segment share must lie in (0, 1]; got {q}")
+    order = np.argsort(-np.asarray(uplift, float), kind="stable")
+    mask = np.zeros(len(order), bool)
+    mask[order[: max(1, int(round(q * len(order))))]] = True
+    return mask
+
+
+def _segment_metric(frame: pd.DataFrame, mask: np.ndarray) -> Metric:
+    """The segment's control-arm metric: its predicted rate without exposure (binary outcomes), or its
+    unexposed rows' mean and standard deviation."""
+    y = frame["outcome"].to_numpy(float)
+    if np.isin(y, (0, 1)).all():
+        rate = float(np.clip(frame["outcome_if_not_shown"].to_numpy(float)[mask].mean(), 1e-6, 1 - 1e-6))
+        return Metric("proportion", rate)
+    control = y[mask & (frame["exposed"].to_numpy() == 0)]
+    control = control if len(control) >= 2 else y[mask]
+    return Metric("mean", float(control.mean()), float(max(control.std(ddof=1), 1e-12)))
+
+
+@dataclass(frozen=True)
+class TargetedPlan:
+    """One row per segment share q: expected effect with interval, sample, runtime, incremental outcomes."""
+
+    segments: pd.DataFrame
+    design: Design
+    weekly_units: float | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fastest(self) -> float | None:
+        """The share q with the shortest runtime (or smallest sample without a weekly rate)."""
+        ok = self.segments.dropna(subset=["n_total"])
+        if ok.empty:
+            return None
+        key = "weeks" if self.weekly_units else "n_total"
+        return float(ok.loc[ok[key].idxmin(), "share"])
+
+    @property
+    def most_incremental(self) -> float | None:
+        """The share q whose roll-out brings the most incremental outcomes."""
+        best = self.segments.loc[self.segments["incremental_per_1000_units"].idxmax()]
+        return float(best["share"]) if best["incremental_per_1000_units"] > 0 else None
+
+    def summary(self) -> pd.DataFrame:
+        return self.segments.set_index("share")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"segments": self.segments.to_dict(orient="records"), "fastest_share": self.fastest,
+                "most_incremental_share": self.most_incremental, "weekly_units": self.weekly_units,
+                "design": asdict(self.design), "notes": self.notes}
+
+
+def plan_targeted_tests(audit: str | Path | pd.DataFrame, segments: tuple[float, ...] = DEFAULT_SEGMENTS,
+                        design: Design = Design(), weekly_units: float | None = None) -> TargetedPlan:
+    """A test plan for each top share of predicted uplift. Units are the audit's rows (user–item
+    opportunities); ``weekly_units`` is how many of them arise each week, of which a share q is eligible."""
+    frame = read_audit_uplift(audit)
+    groups = frame["user_id"].to_numpy() if "user_id" in frame.columns else None
+    dr = frame["dr_score"].to_numpy(float)
+    rows = []
+    for q in sorted(set(segments)):
+        mask = top_share(frame["uplift"].to_numpy(float), q)
+        effect = mean_interval(dr[mask], None if groups is None else groups[mask])
+        metric = _segment_metric(frame, mask)
+        row: dict[str, Any] = {"share": q, "rows": int(mask.sum()), "baseline": metric.baseline,
+                               "effect": effect.estimate, "ci_low": effect.ci_low, "ci_high": effect.ci_high,
+                               "relative_effect": effect.estimate / metric.baseline if metric.baseline else np.nan,
+                               "n_per_arm": np.nan, "n_total": np.nan, "weeks": np.nan,
+                               "incremental_per_1000_units": 1000 * q * effect.estimate}
+        testable = effect.estimate > 0 and (metric.kind == "mean" or metric.baseline + effect.estimate < 1)
+        if testable:
+            plan = plan_test(metric, effect.estimate, design=design)
+            row.update(n_per_arm=plan.n_control, n_total=plan.n_total)
+            if weekly_units:
+                row["weeks"] = plan.n_total / (weekly_units * q)
+                row["incremental_per_week"] = weekly_units * q * effect.estimate
+        rows.append(row)
+    notes = ["segments with a predicted effect ≤ 0 cannot be planned for a positive lift (n left empty)"]
+    return TargetedPlan(pd.DataFrame(rows), design, weekly_units, notes)
+
+
+def compare_with_test(audit: str | Path | pd.DataFrame, test_log: pd.DataFrame,
+                      segments: tuple[float, ...] = DEFAULT_SEGMENTS, treatment: str = "exposed",
+                      outcome: str = "outcome", keys: tuple[str, ...] = ("user_id", "item_id")) -> pd.DataFrame:
+    """The audit's predicted effect per top-q segment beside what a randomized test measured on the same
+    user–item pairs. ``agrees``: the difference lies within its 95% interval (both errors combined)."""
+    frame = read_audit_uplift(audit)
+    missing = [k for k in keys if k not in frame.columns or k not in test_log.columns]
+    if missing:
+        raise DataError(Problem(None, f"cannot match the test to the audit: key column(s) {missing} missing",
+                                hint="both the audit and the test log need user_id and item_id"))
+    test = test_log[[*keys, treatment, outcome]].rename(columns={treatment: "test_exposed", outcome: "test_outcome"})
+    joined = frame.merge(test, on=list(keys), how="inner")
+    if len(joined) < 0.5 * len(frame):
+        raise DataError(Problem(None, f"only {len(joined):,} of {len(frame):,} audited pairs appear in the test log",
+                                hint="compare on a test run over the same users and candidate items"))
+    groups = joined["user_id"].to_numpy() if "user_id" in joined.columns else None
+    rows = []
+    for q in sorted(set(segments)):
+        mask = top_share(joined["uplift"].to_numpy(float), q)
+        g = None if groups is None else groups[mask]
+        predicted = mean_interval(joined["dr_score"].to_numpy(float)[mask], g)
+        measured = analyze_test(joined["test_outcome"].to_numpy(float)[mask],
+                                joined["test_exposed"].to_numpy()[mask], groups=g)
+        gap_se = float(np.hypot(predicted.se, measured["se"]))
+        rows.append({"share": q, "rows": int(mask.sum()), "predicted": predicted.estimate,
+                     "predicted_ci_low": predicted.ci_low, "predicted_ci_high": predicted.ci_high,
+                     "measured": measured["estimate"], "measured_ci_low": measured["ci_low"],
+                     "measured_ci_high": measured["ci_high"],
+                     "agrees": bool(abs(predicted.estimate - measured["estimate"]) <= 1.96 * gap_se)})
+    return pd.DataFrame(rows)
+

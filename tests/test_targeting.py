@@ -1,0 +1,56 @@
+"""Targeted tests from an audit and the audit checked against a randomized test on the same pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recuplift.planning import Design
+from recuplift.schema import DataError
+from recuplift.targeting import compare_with_test, plan_targeted_tests, read_audit_uplift, top_share
+
+
+def test_top_share_takes_the_highest_predictions_with_stable_ties():
+    scores = np.array([0.1, 0.5, 0.5, -0.2, 0.3])
+    assert top_share(scores, 0.4).tolist() == [False, True, True, False, False]
+    assert top_share(scores, 1.0).all()
+    with pytest.raises(ValueError, match="share"):
+        top_share(scores, 0.0)
+
+
+@pytest.mark.slow
+def test_targeted_plan_rows_and_choices(audited_log):
+    _, result, _ = audited_log
+    plan = plan_targeted_tests(result.uplift, segments=(0.1, 0.2, 0.5, 1.0), weekly_units=50_000)
+    table = plan.segments
+    assert table["share"].tolist() == [0.1, 0.2, 0.5, 1.0]
+    assert (table["ci_low"] <= table["effect"]).all() and (table["effect"] <= table["ci_high"]).all()
+    full = table.iloc[-1]
+    assert full["effect"] == pytest.approx(result.uplift["dr_score"].mean())  # q = 1 is the audit's AIPW ATE
+    assert full["effect"] == pytest.approx(result.ate["estimate"], rel=1e-9)
+    testable = table.dropna(subset=["n_total"])
+    assert (testable["weeks"] == testable["n_total"] / (50_000 * testable["share"])).all()
+    assert plan.fastest in set(testable["share"]) and plan.to_dict()["segments"]
+
+
+@pytest.mark.slow
+def test_predicted_segment_effects_agree_with_a_randomized_test(audited_log):
+    sim, result, rct = audited_log
+    table = compare_with_test(result.uplift, rct.data)
+    assert table["agrees"].all()
+    # a wrong audit is caught: shift every predicted effect by +0.1
+    wrong = result.uplift.assign(dr_score=result.uplift["dr_score"] + 0.1)
+    assert not compare_with_test(wrong, rct.data)["agrees"].any()
+
+
+def test_audit_table_errors_are_clear(tmp_path):
+    with pytest.raises(DataError, match="no audit output"):
+        read_audit_uplift(tmp_path)
+    with pytest.raises(DataError, match="lacks"):
+        read_audit_uplift(pd.DataFrame({"uplift": [0.1]}))
+    table = pd.DataFrame({"user_id": ["a"], "uplift": [0.1], "dr_score": [0.1], "outcome_if_not_shown": [0.1],
+                          "exposed": [1], "outcome": [1]})
+    with pytest.raises(DataError, match="appear in the test log"):
+        compare_with_test(table, pd.DataFrame({"user_id": ["b"], "item_id": ["x"], "exposed": [1], "outcome": [0]}),
+                          keys=("user_id",))
