@@ -73,7 +73,7 @@ def test_simulate_rejects_bad_knob(tmp_path):
     assert result.returncode == 2 and "text_noise" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("command", ["simulate", "validate", "embed", "audit", "plan", "demo"])
+@pytest.mark.parametrize("command", ["simulate", "validate", "embed", "audit", "rank", "ope", "plan", "demo"])
 def test_every_command_has_help(command):
     result = run_cli(command, "--help")
     assert result.returncode == 0 and "Usage" in result.stdout
@@ -93,3 +93,33 @@ def test_plan_rejects_impossible_inputs_without_traceback():
     assert result.returncode == 2 and "baseline" in result.stderr and "Traceback" not in result.stderr
     missing = run_cli("plan", "--from-audit", "/nonexistent/audit")
     assert missing.returncode == 2 and "no audit output" in missing.stderr
+
+
+@pytest.mark.slow
+def test_ope_on_open_bandit_writes_the_documented_json(tmp_path):
+    result = run_cli("ope", "--logs", "obd:bts/all", "--policy", "uniform", "--truth", "obd:random/all",
+                     "--runs", "3", "--seed", "1", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    info = __import__("json").loads((tmp_path / "results.json").read_text())
+    assert info["truth"] > 0 and info["recommended"] in info["estimators"]
+    assert {"estimate", "relative_error_mean", "relative_error_sd"} <= set(info["estimators"]["dr"])
+    bad = run_cli("ope", "--logs", "bts/all", "--truth", "obd:random/all", "--out", str(tmp_path))
+    assert bad.returncode == 2 and "obd:BEHAVIOR/CAMPAIGN" in bad.stderr
+
+
+@pytest.mark.slow
+def test_rank_writes_rankings_and_report(tmp_path, audited_log):
+    sim, result, _ = audited_log
+    audit_dir, data = tmp_path / "audit", tmp_path / "log.parquet"
+    result.write(audit_dir)
+    sim.data.to_parquet(data)
+    out = run_cli("rank", str(data), "--uplift", str(audit_dir / "uplift.parquet"), "--k", "3", "--bootstrap", "50",
+                  "--out", str(tmp_path / "rank"))
+    assert out.returncode == 0, out.stderr
+    rankings = pd.read_parquet(tmp_path / "rank" / "ranking.parquet")
+    assert list(rankings.columns) == ["policy", "user_id", "item_id", "rank", "score"]
+    report = __import__("json").loads((tmp_path / "rank" / "ranking.json").read_text())
+    assert set(report["policies"]) == {"logging", "relevance", "uplift", "blend"}
+    assert "truth" in report["policies"]["uplift"]
+    short = run_cli("rank", str(data), "--uplift", str(tmp_path / "missing"), "--out", str(tmp_path / "x"))
+    assert short.returncode == 2 and "no audit output" in short.stderr

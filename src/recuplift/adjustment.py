@@ -28,6 +28,19 @@ class AdjustmentSets:
     pair: pd.DataFrame
     text_features: TextFeatures | None = None
     modifiers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    encoders: tuple[TabularEncoder, TabularEncoder] | None = None  # fitted (covariates, modifiers)
+
+    def transform(self, df: pd.DataFrame) -> "AdjustmentSets":
+        """The same features for new rows (fresh users, a later log): encoders and PCA stay as fitted."""
+        if self.encoders is None:
+            raise ValueError("these adjustment sets were not built by build_adjustment_sets")
+        tabular, modifiers = (encoder.transform(df) for encoder in self.encoders)
+        if self.text_features is None:
+            empty = pd.DataFrame(index=df.index)
+            return AdjustmentSets(tabular, empty, empty, None, modifiers, self.encoders)
+        frame = self.text_features.transform(df)
+        return AdjustmentSets(tabular, frame[list(self.text.columns)], frame[list(self.pair.columns)],
+                              self.text_features, modifiers, self.encoders)
 
     def frame(self, rung: str) -> pd.DataFrame:
         if rung not in LADDER:
@@ -56,13 +69,13 @@ def build_adjustment_sets(df: pd.DataFrame, roles: Roles, encoder: TextEncoder |
                           concepts: dict[str, str] | None = None, random_state: int = 0,
                           **text_params: object) -> AdjustmentSets:
     """Encode tabular covariates and text columns of a validated log into the ladder's matrices."""
-    tabular = TabularEncoder(tuple(roles.covariates or ())).fit_transform(df)
-    modifiers = TabularEncoder(tuple(roles.modifiers or ())).fit_transform(df)
+    encoders = (TabularEncoder(tuple(roles.covariates or ())).fit(df), TabularEncoder(tuple(roles.modifiers or ())).fit(df))
+    tabular, modifiers = (encoder.transform(df) for encoder in encoders)
     empty = pd.DataFrame(index=df.index)
     if not roles.text:
-        return AdjustmentSets(tabular, empty, empty, None, modifiers)
+        return AdjustmentSets(tabular, empty, empty, None, modifiers, encoders)
     features = TextFeatures(columns=tuple(roles.text), encoder=encoder, concepts=concepts,
                             random_state=random_state, **text_params)
     frame = features.fit_transform(df)
     groups = features.feature_groups(list(frame.columns))
-    return AdjustmentSets(tabular, frame[groups["text"]], frame[groups["pair"]], features, modifiers)
+    return AdjustmentSets(tabular, frame[groups["text"]], frame[groups["pair"]], features, modifiers, encoders)

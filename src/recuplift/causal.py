@@ -34,6 +34,7 @@ from .metrics import pehe, qini_curve, uplift_by_quantile
 from .nuisance import Nuisances, cross_fit, dr_scores, folds, regression_model, treatment_model
 from .schema import DataError, Problem, Roles, validate
 from .text import TextEncoder
+from .upliftmodel import uplift_regressor
 
 DEFAULT_ESTIMATORS = ("naive", "ipw", "aipw", "linear_dml")
 REFUTATION_MAX_ROWS = 20_000
@@ -241,7 +242,7 @@ class Audit:
         F = features.to_numpy(float) if features.shape[1] else np.zeros((len(self.y_), 1))
         uplift = np.empty(len(self.y_))
         for k, (train, test) in enumerate(folds(len(self.y_), self.groups_, self.n_folds, self.random_state + 1)):
-            model = regression_model(self.random_state + k, 200).set_params(max_depth=3, min_child_weight=50)
+            model = uplift_regressor(self.random_state + k)
             uplift[test] = model.fit(F[train], self.dr_[train]).predict(F[test])
         self.uplift_ = uplift
         self.nuisance_richest_ = nuis
@@ -334,12 +335,13 @@ class Audit:
         heterogeneity = {"deciles": deciles.to_dict(orient="records"), "by_group": self._group_effects(),
                          "drivers": _drivers(self.features_, self.uplift_, self.random_state)}
         # one row per input row, canonical names; what ranking and planning build on: the observed exposure and
-        # outcome, predicted outcome with and without exposure, and the doubly robust score
+        # outcome, the propensity the audit used (logged, or estimated out of fold), predicted outcome with and
+        # without exposure, and the doubly robust score
         uplift = pd.DataFrame({
             "row": np.arange(len(self.data_)),
             **({"user_id": self.data_[roles.user_id].to_numpy()} if roles.user_id else {}),
             **({"item_id": self.data_[roles.item_id].to_numpy()} if roles.item_id else {}),
-            "exposed": self.t_, "outcome": self.y_, "uplift": self.uplift_,
+            "exposed": self.t_, "outcome": self.y_, "propensity": nuis.clipped_propensity(), "uplift": self.uplift_,
             "outcome_if_shown": nuis.mu1, "outcome_if_not_shown": nuis.mu0, "dr_score": self.dr_})
         truth = None
         if "true_uplift" in self.data_.columns:  # compared only now, never read by an estimator

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .schema import DataError, Roles
+from .schema import DataError, Problem, Roles
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
                   help="recuplift: what did showing a recommendation cause? Causal uplift for recommenders.")
@@ -160,6 +160,85 @@ def audit(
                    f"PEHE {truth['pehe']:.4f}")
     typer.echo("seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in result.seconds.items()))
     typer.echo(f"wrote {out}")
+
+
+@app.command()
+def rank(
+    data: Annotated[str, typer.Argument(help="The audited log (adds true_* and value columns when present).")],
+    uplift: Annotated[Path, typer.Option("--uplift", help="AUDIT_DIR/uplift.parquet from `recuplift audit`.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for ranking.parquet and ranking.json.")],
+    k: Annotated[int, typer.Option("--k", help="List length per user.")] = 5,
+    policies: Annotated[str, typer.Option(help="Comma-separated: relevance, uplift, blend, value.")] = "relevance,uplift,blend",
+    blend: Annotated[float, typer.Option(help="λ in (1 − λ)·z(relevance) + λ·z(uplift).")] = 0.5,
+    value: Annotated[Optional[str], typer.Option(help="Per-item value column for the 'value' policy (e.g. price).")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of users for intervals.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Rerank candidates by relevance, uplift or a blend; estimate each list's value off policy."""
+    from .io import read_table, to_json_safe, write_json, write_table
+    from .ranking import evaluate_rankings
+    from .targeting import read_audit_uplift
+
+    table = read_audit_uplift(uplift)
+    log = read_table(data)
+    if len(log) != len(table):
+        raise DataError(Problem(None, f"the log has {len(log):,} rows but the audit table {len(table):,}",
+                                hint="pass the same log the audit read"))
+    extra = [c for c in log.columns if c.startswith("true_") or c == value]
+    candidates = table.join(log[extra].reset_index(drop=True))
+    names = tuple(p.strip() for p in policies.split(",") if p.strip())
+    try:
+        rankings, report = evaluate_rankings(candidates, k=k, policies=names, blend=blend, value=value,
+                                             n_bootstrap=bootstrap, random_state=seed)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    write_table(rankings, out / "ranking.parquet")
+    write_json(to_json_safe(report), out / "ranking.json")
+    for name, entry in report["policies"].items():
+        value_row = entry["value_per_user"]
+        chosen = next(r for r in value_row["estimates"] if r["estimator"] == value_row["recommended"])
+        inc = next(r for r in entry["incremental_per_user"] if r["estimator"] == "dr")
+        line = (f"{name:>10}: value/user {chosen['estimate']:.4f} [{chosen['ci_low']:.4f}, {chosen['ci_high']:.4f}]"
+                f"  incremental/user {inc['estimate']:+.4f} [{inc['ci_low']:+.4f}, {inc['ci_high']:+.4f}]")
+        if "truth" in entry:
+            line += f"  (true {entry['truth']['incremental_per_user']:+.4f})"
+        typer.echo(line)
+    typer.echo(f"wrote {out / 'ranking.parquet'} and {out / 'ranking.json'}")
+
+
+def _open_bandit_source(spec: str) -> tuple[str, str]:
+    """``obd:BEHAVIOR/CAMPAIGN`` → (behavior, campaign)."""
+    if not spec.startswith("obd:") or "/" not in spec:
+        raise typer.BadParameter(f"expected obd:BEHAVIOR/CAMPAIGN (e.g. obd:bts/all); got {spec!r}")
+    behavior, campaign = spec[4:].split("/", 1)
+    return behavior, campaign
+
+
+@app.command()
+def ope(
+    logs: Annotated[str, typer.Option("--logs", help="Logged data: obd:BEHAVIOR/CAMPAIGN (random|bts, all|men|women).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for results.json.")],
+    policy: Annotated[str, typer.Option("--policy", help="uniform, bts, or POLICY.parquet (item_id, position, probability).")] = "uniform",
+    truth: Annotated[Optional[str], typer.Option("--truth", help="The policy's own log, obd:BEHAVIOR/CAMPAIGN, for its on-policy value.")] = None,
+    runs: Annotated[int, typer.Option(help="Bootstrap runs.")] = 20,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 12345,
+) -> None:
+    """Evaluate a policy off policy on the Open Bandit Dataset, against another log's on-policy value."""
+    from .io import read_table, to_json_safe, write_json
+    from .openbandit import load_open_bandit, off_policy_benchmark, policy_by_name, policy_from_table
+
+    log = load_open_bandit(*_open_bandit_source(logs))
+    target = policy_from_table(read_table(policy), log) if policy.endswith((".parquet", ".csv")) else policy_by_name(policy, log)
+    if truth is None:
+        raise typer.BadParameter("give --truth obd:BEHAVIOR/CAMPAIGN: the evaluated policy's own log")
+    truth_log = load_open_bandit(*_open_bandit_source(truth))
+    result = off_policy_benchmark(log, target, truth_log.on_policy_value, runs=runs, seed=seed)
+    write_json(to_json_safe(result), out / "results.json")
+    typer.echo(f"truth (on-policy CTR of {truth}): {result['truth']:.5f}; recommended: {result['recommended']}")
+    for name, row in result["estimators"].items():
+        typer.echo(f"  {name:>13}: estimate {row['estimate']:.5f}  relative error {row['relative_error_mean']:.3f} "
+                   f"± {row['relative_error_sd']:.3f}")
+    typer.echo(f"wrote {out / 'results.json'}")
 
 
 @app.command()

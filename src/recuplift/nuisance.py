@@ -25,10 +25,13 @@ def outcome_model(binary: bool, random_state: int = 0, n_estimators: int = 300) 
     """XGBoost for E[Y|...]: logistic for 0/1 outcomes (predict_proba), squared error otherwise.
 
     Depth 6 lets trees express user–item interactions between text components; we measured that shallower
-    or early-stopped models under-fit them and leave confounding bias.
+    or early-stopped models under-fit them and leave confounding bias. Leaves need a hessian mass of 50
+    (≈ 500 rows at a 10% rate): with 5, trees memorized users through their text components and held-out
+    users' predicted rates came out at 0.65× the observed ones; with 50, 0.93×, and the same share of
+    confounding bias removed (3 seeds, AIPW and DML).
     """
     params = dict(n_estimators=n_estimators, max_depth=6, learning_rate=0.1, subsample=0.8,
-                  colsample_bytree=0.8, min_child_weight=5, reg_lambda=1.0, tree_method="hist",
+                  colsample_bytree=0.8, min_child_weight=50, reg_lambda=1.0, tree_method="hist",
                   n_jobs=n_jobs(), random_state=random_state)
     return xgb.XGBClassifier(**params) if binary else xgb.XGBRegressor(**params)
 

@@ -138,6 +138,7 @@ class SimulationParams:
     confounding: float = 1.0
     text_noise: float = 0.1
     exposure_rate: float = 0.3
+    catalog_seed: int | None = None  # a fixed catalog (items and their texts) across logs of fresh users
 
     def __post_init__(self) -> None:
         checks = [
@@ -180,7 +181,8 @@ def simulate(**kwargs: Any) -> Simulation:
     params = SimulationParams(**kwargs)
     rng = np.random.default_rng(params.seed)
     text_rng = random.Random(params.seed)
-    items = _make_items(params, rng)
+    fixed_catalog = params.catalog_seed is not None
+    items = _make_items(params, np.random.default_rng(params.catalog_seed) if fixed_catalog else rng)
     users = _make_users(params, rng)
     item_idx = _sample_candidates(params, items, users, rng)  # (n_users, K)
 
@@ -209,7 +211,7 @@ def simulate(**kwargs: Any) -> Simulation:
     logger_score = organic_logit + rng.normal(0, 0.5, organic_logit.shape)
     position = np.argsort(np.argsort(-logger_score, axis=1), axis=1) + 1
 
-    item_text = _item_texts(items, params.text_noise, text_rng)
+    item_text = _item_texts(items, params.text_noise, random.Random(params.catalog_seed) if fixed_catalog else text_rng)
     user_text = _user_texts(users, params.text_noise, text_rng)
     n, k = item_idx.shape
     user_rows = np.repeat(np.arange(n), k)
@@ -233,6 +235,19 @@ def simulate(**kwargs: Any) -> Simulation:
     })
     data["category"] = data["category"].astype("category")
     return Simulation(data=data, truth=_truth(data), params=params)
+
+
+def relog(data: pd.DataFrame, propensity: np.ndarray, seed: int = 0) -> pd.DataFrame:
+    """The same simulated population logged by another policy: exposure drawn with ``propensity`` (which
+    becomes the logged propensity), outcomes from the true ``true_p0`` / ``true_p1``."""
+    p = np.asarray(propensity, float)
+    if p.shape != (len(data),) or ((p <= 0) | (p >= 1)).any():
+        raise ValueError("propensity needs one value per row, strictly inside (0, 1)")
+    rng = np.random.default_rng(seed)
+    exposed = (rng.random(len(p)) < p).astype(np.int8)
+    chance = np.where(exposed == 1, data["true_p1"].to_numpy(), data["true_p0"].to_numpy())
+    return data.assign(exposed=exposed, outcome=(rng.random(len(p)) < chance).astype(np.int8), propensity=p,
+                       true_propensity=p)
 
 
 def _make_items(params: SimulationParams, rng: np.random.Generator) -> dict[str, np.ndarray]:

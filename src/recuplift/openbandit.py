@@ -1,0 +1,132 @@
+"""The Open Bandit Dataset (ZOZOTOWN): real logs of two policies, uniform random and Bernoulli Thompson
+sampling, on the same fashion-item slots — so one policy's value estimated from the other's log can be
+checked against that policy's own click rate.
+
+We read the 10,000-row samples that ship inside the ``obp==0.4.1`` wheel (its Python code needs pandas < 2,
+so it is installed without dependencies and only its files are used).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .ope import ESTIMATORS, ItemPositionRates, estimate_value, recommended_estimator, relative_errors, slate_terms
+from .schema import DataError, Problem
+
+BEHAVIORS = ("random", "bts")
+CAMPAIGNS = ("all", "men", "women")
+INSTALL = "pip install --no-deps obp==0.4.1"
+
+
+def _package_dir() -> Path:
+    spec = util.find_spec("obp")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(Problem(None, "the Open Bandit Dataset sample is not installed", hint=INSTALL))
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+@dataclass(frozen=True)
+class OpenBanditLog:
+    """One behaviour policy's log: rows with ``item_id``, 0-based ``position``, ``click``, ``propensity_score``
+    and the user features; ``n_items`` and ``len_list`` (slots)."""
+
+    behavior: str
+    campaign: str
+    data: pd.DataFrame
+    n_items: int
+    len_list: int
+
+    @property
+    def on_policy_value(self) -> float:
+        """The behaviour policy's own click rate per impression: the truth for evaluating this policy."""
+        return float(self.data["click"].mean())
+
+
+def load_open_bandit(behavior: str = "random", campaign: str = "all") -> OpenBanditLog:
+    """Read a behaviour policy's log from the CSVs shipped in ``obp==0.4.1``."""
+    if behavior not in BEHAVIORS:
+        raise DataError(Problem(None, f"unknown behavior '{behavior}'", hint=f"choose from {', '.join(BEHAVIORS)}"))
+    if campaign not in CAMPAIGNS:
+        raise DataError(Problem(None, f"unknown campaign '{campaign}'", hint=f"choose from {', '.join(CAMPAIGNS)}"))
+    path = _package_dir() / "dataset" / "obd" / behavior / campaign / f"{campaign}.csv"
+    if not path.exists():
+        raise DataError(Problem(None, f"{path} is missing from the obp package", hint=INSTALL))
+    data = pd.read_csv(path, index_col=0)
+    data["position"] = data["position"] - 1  # 0-based slots
+    items = pd.read_csv(path.parent / "item_context.csv", index_col=0)
+    return OpenBanditLog(behavior, campaign, data.reset_index(drop=True), int(len(items)),
+                         int(data["position"].max() + 1))
+
+
+def uniform_policy(n_items: int, len_list: int) -> np.ndarray:
+    return np.full((n_items, len_list), 1.0 / n_items)
+
+
+def bernoulli_ts_policy(campaign: str = "all", n_items: int | None = None, len_list: int = 3, n_sim: int = 100_000,
+                        random_state: int = 0) -> np.ndarray:
+    """The production Bernoulli Thompson sampling policy as an (items, slots) distribution: draw each item's
+    click rate from ZOZOTOWN's Beta prior (the one obp ships), rank, and count which item lands in each slot."""
+    import yaml
+
+    prior = yaml.safe_load((_package_dir() / "policy" / "conf" / "prior_bts.yaml").read_text())[campaign]
+    alpha, beta = np.asarray(prior["alpha"], float), np.asarray(prior["beta"], float)
+    if n_items is not None and n_items != len(alpha):
+        raise ValueError(f"the prior has {len(alpha)} items, not {n_items}")
+    rng = np.random.default_rng(random_state)
+    dist = np.zeros((len(alpha), len_list))
+    for start in range(0, n_sim, 20_000):
+        draws = rng.beta(alpha, beta, size=(min(20_000, n_sim - start), len(alpha)))
+        top = np.argsort(-draws, axis=1)[:, :len_list]
+        for slot in range(len_list):
+            dist[:, slot] += np.bincount(top[:, slot], minlength=len(alpha))
+    return dist / n_sim
+
+
+def policy_by_name(name: str, log: OpenBanditLog) -> np.ndarray:
+    """``uniform`` or ``bts`` (the production Thompson sampler), shaped for ``log``."""
+    if name == "uniform" or name == "random":
+        return uniform_policy(log.n_items, log.len_list)
+    if name == "bts":
+        return bernoulli_ts_policy(log.campaign, log.n_items, log.len_list)
+    raise DataError(Problem(None, f"unknown policy '{name}'", hint="use uniform, bts or a POLICY.parquet file"))
+
+
+def policy_from_table(table: pd.DataFrame, log: OpenBanditLog) -> np.ndarray:
+    """A context-free policy from a table with ``item_id, position (1-based), probability``."""
+    missing = {"item_id", "position", "probability"} - set(table.columns)
+    if missing:
+        raise DataError(Problem(None, f"the policy table lacks {sorted(missing)}",
+                                hint="give one row per item and slot: item_id, position (1-based), probability"))
+    dist = np.zeros((log.n_items, log.len_list))
+    dist[table["item_id"].to_numpy(int), table["position"].to_numpy(int) - 1] = table["probability"].to_numpy(float)
+    sums = dist.sum(axis=0)
+    if not np.allclose(sums, 1, atol=1e-6):
+        raise DataError(Problem("probability", f"each slot's probabilities must sum to 1; sums are {np.round(sums, 4)}"))
+    return dist
+
+
+def off_policy_benchmark(log: OpenBanditLog, policy: np.ndarray, truth: float, runs: int = 20, seed: int = 12345,
+                         estimators: tuple[str, ...] = ESTIMATORS) -> dict[str, Any]:
+    """The Open Bandit Pipeline protocol: ``runs`` bootstrap resamples of the log; on each, fit the reward
+    model and estimate the policy's value; report the relative error against ``truth``."""
+    rng = np.random.default_rng(seed)
+    values: dict[str, list[float]] = {e: [] for e in estimators}
+    data = log.data
+    for _ in range(runs):
+        sample = data.iloc[rng.integers(0, len(data), len(data))]  # obp's bootstrap: rows with replacement
+        item, position = sample["item_id"].to_numpy(), sample["position"].to_numpy()
+        reward = sample["click"].to_numpy(float)
+        rates = ItemPositionRates(log.n_items, log.len_list).fit(item, position, reward).predict()
+        terms = slate_terms(item, position, reward, sample["propensity_score"].to_numpy(), policy, rates)
+        for e in estimators:
+            values[e].append(estimate_value(terms, e))
+    # both logging policies of the dataset are context-free; so is a policy given as an (items, slots) table
+    recommended, reason = recommended_estimator(context_free=policy.ndim == 2, estimators=estimators)
+    return {"truth": truth, "recommended": recommended, "reason": reason, "runs": runs, "seed": seed,
+            "estimators": relative_errors(values, truth)}
