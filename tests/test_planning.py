@@ -155,3 +155,20 @@ def test_sample_ratio_mismatch():
 def test_bad_plans_fail_clearly(bad, match):
     with pytest.raises(ValueError, match=match):
         bad()
+
+
+@pytest.mark.slow
+def test_cupac_with_text_embeddings_beats_tabular_only(small_sim):
+    from recuplift.planning import pre_exposure_features
+
+    history = small_sim.data
+    y = history.groupby("user_id")["outcome"].transform("mean").to_numpy()  # a user's rate: partly in their text
+    tabular = pre_exposure_features(history, covariates=("user_tenure_days",))
+    with_text = pre_exposure_features(history, covariates=("user_tenure_days",), text=("user_text",))
+    assert with_text.shape[1] > tabular.shape[1]
+    groups = history["user_id"].to_numpy()
+    _, rho2_tabular = cupac_covariate(tabular, y, groups, n_folds=3)
+    _, rho2_text = cupac_covariate(with_text, y, groups, n_folds=3)
+    assert rho2_text > rho2_tabular
+    with pytest.raises(ValueError, match="lacks"):
+        pre_exposure_features(history, covariates=("nope",))

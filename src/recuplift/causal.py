@@ -68,6 +68,40 @@ class AuditResult:
                 "diagnostics": self.diagnostics, "heterogeneity": self.heterogeneity,
                 "seconds": self.seconds, "roles": self.roles.to_dict(), "ground_truth": self.ground_truth}
 
+    def headline(self) -> pd.DataFrame:
+        """The decision table a report opens with: the effect with its interval, what text adjustment changed,
+        whether the diagnostics pass, and the next step."""
+        ate, att, rec = self.ate, self.att, self.recommended
+        est = self.estimates.set_index(["estimator", "adjustment"])
+        rows = [("effect of showing (ATE)", f"{ate['estimate']:+.4f} [{ate['ci_low']:+.4f}, {ate['ci_high']:+.4f}]"),
+                ("effect on shown rows (ATT)", f"{att['estimate']:+.4f} [{att['ci_low']:+.4f}, {att['ci_high']:+.4f}]"),
+                ("estimate from", f"{rec['estimator']} on {rec['adjustment']}: {rec['reason']}")]
+        if ("naive", "none") in est.index:
+            rows.append(("naive exposed − unexposed", f"{est.loc[('naive', 'none'), 'ate']:+.4f}"))
+        if (rec["estimator"], "tabular") in est.index and rec["adjustment"] != "tabular":
+            before = est.loc[(rec["estimator"], "tabular"), "ate"]
+            rows.append(("what text changed", f"{before:+.4f} with tabular covariates only → {ate['estimate']:+.4f} "
+                                              f"with text ({ate['estimate'] - before:+.4f})"))
+        overlap, balance = self.diagnostics["overlap"], self.diagnostics["balance"]
+        rows.append(("overlap", f"{'pass' if overlap['passed'] else 'WARN'}: {overlap['share_outside']:.1%} of "
+                                f"propensities outside [0.01, 0.99]"))
+        rows.append(("balance after weighting", f"{'pass' if balance['passed'] else 'WARN'}: "
+                                                f"{balance['share_above_0.1_after']:.0%} of {balance['columns']} "
+                                                f"columns with |SMD| > 0.1"))
+        if self.refutations:
+            passed = sum(r["passed"] for r in self.refutations)
+            failed = [r["name"] for r in self.refutations if not r["passed"]]
+            rows.append(("refutations", f"{passed} of {len(self.refutations)} passed"
+                                        + (f" (failed: {', '.join(failed)})" if failed else "")))
+        significant = ate["ci_low"] > 0 or ate["ci_high"] < 0
+        rows.append(("next step", "confirm with an A/B test targeted at the top uplift segment (see the planning "
+                                  "report)" if significant else "the effect is not distinguishable from zero: size "
+                                                                "an A/B test for the smallest lift worth shipping"))
+        if self.ground_truth:
+            truth = self.ground_truth
+            rows.append(("simulated truth", f"ATE {truth['ate']:+.4f}; interval covers it: {truth['covered']}"))
+        return pd.DataFrame(rows, columns=["question", "answer"])
+
     # -- figures ---------------------------------------------------------------------------------------------
     def plot_ladder(self):  # noqa: ANN201 - matplotlib Figure
         truth = self.ground_truth["ate"] if self.ground_truth else None

@@ -300,25 +300,84 @@ def plan(
 
 
 @app.command()
+def report(
+    name: Annotated[str, typer.Argument(help="audit, text_confounders, uplift_ranking, ab_test_planning, open_bandit_validation, ihdp_benchmark.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="HTML file (default reports/NAME.html); the executed notebook lands beside it.")] = None,
+    parameter: Annotated[Optional[list[str]], typer.Option("-p", "--parameter", help="key=value for the notebook's parameters cell (repeatable; lists comma-separated).")] = None,
+) -> None:
+    """Execute a notebook with parameters and render it to HTML without code."""
+    from .report import ReportError, notebook_path, parse_parameters, render_report
+
+    try:
+        notebook = notebook_path(name)
+        params = parse_parameters(parameter or [], notebook)
+        target = out or Path("reports") / f"{notebook.stem.split('_', 1)[1]}.html"
+        typer.echo(f"executing {notebook.name} …")
+        render_report(name, target, params)
+    except ReportError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {target} (executed notebook: {target.with_suffix('.ipynb')})")
+
+
+@app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's data and reports.")] = Path("reports/demo"),
-    users: Annotated[int, typer.Option(help="Simulated users.")] = 2000,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's data, results and reports.")] = Path("reports/demo"),
+    users: Annotated[int, typer.Option(help="Simulated users.")] = 600,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """The main job on embedded default data: simulate a log and compare the truth with the naive answer."""
-    from .simulate import simulate as run_simulation
+    """The main job on embedded default data: simulate → audit → rank → plan → HTML reports with an index."""
+    import time
 
-    typer.echo(f"[1/1] simulating {users} users × 20 candidates (seed {seed}) …")
+    import pandas as pd
+
+    from .causal import Audit
+    from .io import to_json_safe, write_json, write_table
+    from .ranking import evaluate_rankings
+    from .report import ReportError, render_report, write_index
+    from .simulate import simulate as run_simulation
+    from .targeting import plan_targeted_tests
+
+    started = time.perf_counter()
+    typer.echo(f"[1/5] simulating {users} users × 20 candidates (seed {seed}) …")
     sim = run_simulation(n_users=users, seed=seed)
     sim.write(out / "data")
     truth = sim.truth
-    typer.echo(f"  rows {truth['rows']:,}, exposure rate {truth['exposure_rate']:.1%}, "
-               f"outcome rate {truth['outcome_rate']:.2%}")
-    typer.echo(f"  true ATE of exposure        {truth['true_ate']:+.4f}")
-    typer.echo(f"  true ATT (exposed rows)     {truth['true_att']:+.4f}")
-    typer.echo(f"  naive exposed − unexposed   {truth['naive_difference']:+.4f}  "
-               f"(overstates the ATE by {truth['naive_bias'] / truth['true_ate']:.0%})")
-    typer.echo(f"wrote {out / 'data'}")
+    typer.echo(f"  true ATE {truth['true_ate']:+.4f}; naive difference {truth['naive_difference']:+.4f} "
+               f"(overstates it by {truth['naive_bias'] / truth['true_ate']:.0%})")
+    typer.echo("[2/5] auditing the log (model → identify → estimate → refute) …")
+    result = Audit(random_state=seed).fit(sim.data)  # true_* columns are never confounders; only compared at the end
+    result.write(out / "audit")
+    ate = result.ate
+    typer.echo(f"  ATE {ate['estimate']:+.4f} [{ate['ci_low']:+.4f}, {ate['ci_high']:+.4f}] ({ate['estimator']} on "
+               f"{ate['adjustment']})")
+    typer.echo("[3/5] reranking by uplift and valuing the lists off policy …")
+    candidates = result.uplift.join(sim.data[["true_p0", "true_p1", "true_uplift"]])
+    rankings, ranking_report = evaluate_rankings(candidates, k=5, random_state=seed)
+    write_table(rankings, out / "ranking" / "ranking.parquet")
+    write_json(to_json_safe(ranking_report), out / "ranking" / "ranking.json")
+    typer.echo("[4/5] planning the confirming A/B test …")
+    targeted = plan_targeted_tests(out / "audit", weekly_units=100_000)
+    write_json(to_json_safe(targeted.to_dict()), out / "plan" / "targeted.json")
+    typer.echo("[5/5] rendering reports …")
+    reports = {"Audit: what showing recommendations caused": ("audit", out / "audit.html",
+                                                              {"data": str((out / "data" / "impressions.parquet").resolve()),
+                                                               "seed": seed}),
+               "Uplift ranking and off-policy values": ("uplift_ranking", out / "uplift_ranking.html",
+                                                        {"n_users": users, "seed": seed, "loop_users": users // 2}),
+               "A/B test plan": ("ab_test_planning", out / "ab_test_planning.html",
+                                 {"audit_dir": str((out / "audit").resolve()), "seed": seed})}
+    try:
+        for title, (name, path, params) in reports.items():
+            typer.echo(f"  {name} …")
+            render_report(name, path, params)
+    except ReportError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    headline = result.headline()
+    index = write_index({title: path for title, (_, path, _) in reports.items()}, out / "index.html", headline)
+    typer.echo(pd.DataFrame(headline).to_string(index=False))
+    typer.echo(f"wrote {index} in {time.perf_counter() - started:.0f} s")
 
 
 def main() -> None:

@@ -332,6 +332,22 @@ def cupac_covariate(features: np.ndarray | pd.DataFrame, y: np.ndarray, groups: 
     return prediction, cuped(y, prediction).rho2
 
 
+def pre_exposure_features(history: pd.DataFrame, covariates: tuple[str, ...] = (), text: tuple[str, ...] = (),
+                          encoder: Any = None, random_state: int = 0) -> pd.DataFrame:
+    """CUPAC's inputs from a pre-period table: tabular covariates (one-hot for categories) and, for each text
+    column, its embedding components — the same featurization the audit adjusts with."""
+    from .features import TabularEncoder
+    from .textfeatures import TextFeatures
+
+    missing = [c for c in (*covariates, *text) if c not in history.columns]
+    if missing:
+        raise ValueError(f"the history lacks column(s) {missing}")
+    parts = [TabularEncoder(tuple(covariates)).fit_transform(history)]
+    if text:
+        parts.append(TextFeatures(columns=tuple(text), encoder=encoder, random_state=random_state).fit_transform(history))
+    return pd.concat(parts, axis=1)
+
+
 # -- analysing a test --------------------------------------------------------------------------------------
 
 def analyze_test(y: np.ndarray, treated: np.ndarray, covariate: np.ndarray | None = None,

@@ -1,0 +1,113 @@
+"""Reports: execute a notebook with parameters (papermill), render it to HTML without code (nbconvert).
+
+The executed ``.ipynb`` is kept beside the HTML as the audit trail. A failing cell raises
+:class:`ReportError` naming the cell and its error, and no HTML is written; the HTML itself is written to a
+temporary name and renamed, so a reader never opens half a report.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .io import atomic_path
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+REPORTS = {
+    "audit": "01_audit.ipynb",
+    "text_confounders": "02_text_confounders.ipynb",
+    "uplift_ranking": "03_uplift_ranking.ipynb",
+    "ab_test_planning": "04_ab_test_planning.ipynb",
+    "open_bandit_validation": "05_open_bandit_validation.ipynb",
+    "ihdp_benchmark": "06_ihdp_benchmark.ipynb",
+}
+
+
+class ReportError(RuntimeError):
+    """A notebook cell failed; the message names the cell and the error."""
+
+
+def notebook_path(name: str) -> Path:
+    """``audit`` or ``01_audit`` or ``01_audit.ipynb`` → the notebook's path."""
+    stem = name.removesuffix(".ipynb")
+    for key, filename in REPORTS.items():
+        if stem in (key, filename.removesuffix(".ipynb")):
+            return NOTEBOOK_DIR / filename
+    raise ReportError(f"unknown report '{name}'; choose from {', '.join(REPORTS)}")
+
+
+def parse_parameters(pairs: list[str], notebook: Path) -> dict[str, Any]:
+    """``key=value`` strings, typed by the notebook's parameters cell: numbers, booleans and None follow the
+    default's type; everything else stays a string (lists are comma-separated strings)."""
+    import papermill
+
+    declared = {p["name"]: p for p in papermill.inspect_notebook(str(notebook)).values()}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise ReportError(f"parameter '{pair}' is not key=value")
+        if key not in declared:
+            raise ReportError(f"'{key}' is not a parameter of {notebook.name}; it takes {', '.join(declared)}")
+        default = declared[key]["default"]
+        out[key] = _typed(raw, default)
+    return out
+
+
+def _typed(raw: str, default: str) -> Any:
+    if raw.lower() in ("none", "null", ""):
+        return None
+    if default in ("True", "False") or raw.lower() in ("true", "false"):
+        if raw.lower() not in ("true", "false"):
+            raise ReportError(f"expected true or false, got '{raw}'")
+        return raw.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            continue
+    return raw
+
+
+def render_report(name: str, out_html: str | Path, parameters: dict[str, Any] | None = None,
+                  kernel: str = "python3", timeout: int | None = None) -> Path:
+    """Execute notebook ``name`` with ``parameters`` and write ``out_html`` (and the executed notebook
+    beside it, same name, ``.ipynb``)."""
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    notebook = notebook_path(name)
+    out_html = Path(out_html)
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    executed = out_html.with_suffix(".ipynb")
+    with tempfile.TemporaryDirectory(dir=out_html.parent) as tmp:
+        staged = Path(tmp) / executed.name
+        try:
+            papermill.execute_notebook(str(notebook), str(staged), parameters=parameters or {}, kernel_name=kernel,
+                                       progress_bar=False, cwd=str(notebook.parent), execution_timeout=timeout)
+        except papermill.PapermillExecutionError as err:
+            shutil.move(staged, executed)  # the failed notebook is the evidence; no HTML is written
+            raise ReportError(f"{notebook.name}, cell {err.exec_count}: {err.ename}: {err.evalue}") from None
+        exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+        body, _ = exporter.from_notebook_node(nbformat.read(staged, as_version=4))
+        shutil.move(staged, executed)
+    with atomic_path(out_html) as tmp_html:
+        tmp_html.write_text(body, encoding="utf-8")
+    return out_html
+
+
+def write_index(reports: dict[str, Path], out_html: Path, headline: pd.DataFrame | None = None) -> Path:
+    """A landing page linking each report (relative links), with an optional headline table."""
+    links = "\n".join(f'<li><a href="{path.name}">{title}</a></li>' for title, path in reports.items())
+    table = headline.to_html(index=False, border=0) if headline is not None else ""
+    html = (f"<!doctype html><html><head><meta charset='utf-8'><title>recuplift demo</title></head><body>"
+            f"<h1>recuplift demo</h1><p>What the simulated recommendations caused, how sure we are, and what to "
+            f"test next.</p>{table}<h2>Reports</h2><ul>{links}</ul></body></html>")
+    with atomic_path(out_html) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    return out_html

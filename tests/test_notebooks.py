@@ -1,0 +1,94 @@
+"""Notebooks: committed stripped, each executed through papermill, rendered to HTML and looked at in a browser."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from recuplift.report import NOTEBOOK_DIR, REPORTS, ReportError, parse_parameters, render_report
+
+SMALL = {
+    "audit": {"n_users": 150, "refute": False, "estimators": "naive,aipw"},
+    "text_confounders": {"n_users": 150, "estimators": "naive,aipw"},
+    "uplift_ranking": {"n_users": 150, "rounds": 1, "loop_users": 80, "loop_items": 100},
+    "ab_test_planning": {"n_users": 150},
+    "open_bandit_validation": {"runs": 3},
+    "ihdp_benchmark": {"realizations": 1, "estimators": "t_learner"},
+}
+
+
+@pytest.mark.parametrize("filename", sorted(REPORTS.values()))
+def test_notebook_is_committed_stripped_with_parameters_first(filename):
+    book = nbformat.read(NOTEBOOK_DIR / filename, as_version=4)
+    assert "parameters" in book.cells[0].metadata.get("tags", [])
+    for cell in book.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{filename} has outputs: strip them"
+
+
+def test_parameters_are_typed_by_the_notebooks_defaults():
+    params = parse_parameters(["n_users=50", "refute=false", "data=none", "text=a,b"], NOTEBOOK_DIR / "01_audit.ipynb")
+    assert params == {"n_users": 50, "refute": False, "data": None, "text": "a,b"}
+    with pytest.raises(ReportError, match="not a parameter"):
+        parse_parameters(["colour=red"], NOTEBOOK_DIR / "01_audit.ipynb")
+
+
+def _screenshot_is_a_rendered_page(html, tmp_path):
+    """Open the report in headless Chromium; the screenshot must show a page (not blank)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "headless Chromium is needed: apt-get install chromium (.ci/run installs it)"
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,1600",
+                    f"--screenshot={shot}", html.resolve().as_uri()], capture_output=True, timeout=120, check=True)
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(shot)
+    assert pixels.shape[0] > 100 and pixels[..., :3].std() > 0.05  # text, tables and figures, not a blank page
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_notebook_executes_and_renders(name, tmp_path):
+    html = render_report(name, tmp_path / f"{name}.html", SMALL[name])
+    text = html.read_text()
+    executed = nbformat.read(html.with_suffix(".ipynb"), as_version=4)  # kept as the audit trail
+    outputs = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert outputs and not [o for o in outputs if o.output_type == "error"] and "Traceback" not in text
+    assert "In&nbsp;[" not in text and "import " not in text  # code cells are not rendered
+    if name in ("audit", "uplift_ranking", "ab_test_planning"):
+        assert "data:image/png;base64" in text  # figures are embedded
+    if name == "audit":
+        _screenshot_is_a_rendered_page(html, tmp_path)
+
+
+@pytest.mark.slow
+def test_report_on_a_foreign_log_with_renamed_roles(tmp_path, small_sim):
+    foreign = small_sim.data.rename(columns={"exposed": "shown", "outcome": "clicked", "user_id": "uid",
+                                             "item_id": "sku", "item_text": "description", "user_text": "query"})
+    foreign = foreign.drop(columns=[c for c in foreign.columns if c.startswith("true_")] + ["propensity", "position"])
+    path = tmp_path / "foreign.parquet"
+    foreign.to_parquet(path)
+    out = subprocess.run([sys.executable, "-m", "recuplift.cli", "report", "audit", "--out", str(tmp_path / "r.html"),
+                          "-p", f"data={path}", "-p", "treatment=shown", "-p", "outcome=clicked", "-p", "user_id=uid",
+                          "-p", "item_id=sku", "-p", "text=description,query", "-p", "propensity=",
+                          "-p", "estimators=naive,aipw", "-p", "refute=false"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    text = (tmp_path / "r.html").read_text()
+    assert "effect of showing (ATE)" in text and "tabular+text+pair" in text
+
+
+def test_a_failing_cell_exits_nonzero_and_leaves_no_html(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "recuplift.cli", "report", "audit", "--out", str(tmp_path / "r.html"),
+                          "-p", f"data={tmp_path / 'missing.parquet'}"], capture_output=True, text=True)
+    assert out.returncode != 0 and "cell" in out.stderr
+    assert not (tmp_path / "r.html").exists() and not list(tmp_path.glob("*.tmp"))
+    assert (tmp_path / "r.ipynb").exists()  # the failed notebook is kept to read the error in context
+
+
+def test_unknown_report_is_a_clear_error():
+    with pytest.raises(ReportError, match="unknown report"):
+        render_report("sales_forecast", "x.html")
