@@ -9,6 +9,7 @@ import sys
 import nbformat
 import pytest
 
+from recuplift.ihdp import DEFAULT_DIR
 from recuplift.report import NOTEBOOK_DIR, REPORTS, ReportError, parse_parameters, render_report
 
 SMALL = {
@@ -53,6 +54,8 @@ def _screenshot_is_a_rendered_page(html, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_every_notebook_executes_and_renders(name, tmp_path):
+    if name == "ihdp_benchmark" and not DEFAULT_DIR.exists():
+        pytest.skip(f"the IHDP data lives outside the repository, at {DEFAULT_DIR} (../shared beside the checkout)")
     html = render_report(name, tmp_path / f"{name}.html", SMALL[name])
     text = html.read_text()
     executed = nbformat.read(html.with_suffix(".ipynb"), as_version=4)  # kept as the audit trail
