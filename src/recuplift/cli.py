@@ -329,8 +329,6 @@ def demo(
     """The main job on embedded default data: simulate → audit → rank → plan → HTML reports with an index."""
     import time
 
-    import pandas as pd
-
     from .causal import Audit
     from .io import to_json_safe, write_json, write_table
     from .ranking import evaluate_rankings
@@ -376,7 +374,7 @@ def demo(
         raise typer.Exit(1) from None
     headline = result.headline()
     index = write_index({title: path for title, (_, path, _) in reports.items()}, out / "index.html", headline)
-    typer.echo(pd.DataFrame(headline).to_string(index=False))
+    typer.echo(headline.to_string(index=False))
     typer.echo(f"wrote {index} in {time.perf_counter() - started:.0f} s")
 
 

@@ -152,12 +152,10 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                   outcome_if_not_shown=frame["outcome_if_not_shown"].to_numpy(float))
     users = frame["user_id"].to_numpy()
     has_truth = {"true_p0", "true_p1", "true_uplift"} <= set(frame.columns)
-    rankings, report = [], {"k": k, "policies": {}}
-    targets = {"logging": frame["propensity"].to_numpy(float)}
-    for policy in policies:
-        ranking = rerank(frame, policy, k=k, blend=blend, value=value)
-        rankings.append(ranking)
-        targets[policy] = recommended_mask(frame, ranking)
+    report: dict = {"k": k, "policies": {}}
+    rankings = {policy: rerank(frame, policy, k=k, blend=blend, value=value) for policy in policies}
+    targets = {"logging": frame["propensity"].to_numpy(float),
+               **{policy: recommended_mask(frame, ranking) for policy, ranking in rankings.items()}}
     for name, target in targets.items():
         value_est = evaluate(exposure_terms(**args, target=target, **models, users=users),
                              n_bootstrap=n_bootstrap, random_state=random_state)
@@ -165,7 +163,7 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                                         random_state=random_state)
         entry = {"value_per_user": value_est.to_dict(), "incremental_per_user": incremental.to_dict(orient="records")}
         if name != "logging":
-            entry["uplift_validation"] = uplift_at_k(frame, rankings[list(targets).index(name) - 1],
+            entry["uplift_validation"] = uplift_at_k(frame, rankings[name],
                                                      policy_scores(frame, name, blend, value), n_bootstrap=n_bootstrap,
                                                      random_state=random_state)
         if has_truth:
@@ -178,7 +176,6 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                               "value_covered": bool(chosen["ci_low"] <= true_value <= chosen["ci_high"]),
                               "incremental_covered": bool(dr_inc["ci_low"] <= true_incremental <= dr_inc["ci_high"])}
             if name != "logging":
-                ranking = rankings[list(targets).index(name) - 1]
-                entry["truth"].update(causal_ranking_metrics(ranking, frame, k, n_bootstrap, random_state))
+                entry["truth"].update(causal_ranking_metrics(rankings[name], frame, k, n_bootstrap, random_state))
         report["policies"][name] = entry
-    return pd.concat(rankings, ignore_index=True), report
+    return pd.concat(rankings.values(), ignore_index=True), report
