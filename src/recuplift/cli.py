@@ -6,6 +6,7 @@ Bad input exits with status 2 and every problem listed, never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -13,6 +14,8 @@ from typing import Annotated, Optional
 import typer
 
 from .schema import DataError, Problem, Roles
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # figures are written to files; never open a window
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
                   help="recuplift: what did showing a recommendation cause? Causal uplift for recommenders.")
