@@ -40,6 +40,12 @@ def test_results_json_has_the_documented_fields(audited):
     assert all(isinstance(r["passed"], bool) and r["detail"] for r in info["refutations"])
     truth = info["ground_truth"]
     assert truth["ate"] == pytest.approx(sim.truth["true_ate"]) and "pehe" in truth and "covered" in truth
+    for row in info["estimates"]:  # every estimate scored against the truth, PEHE where it has per-row effects
+        assert row["bias"] == pytest.approx(row["ate"] - sim.truth["true_ate"])
+        assert row["covered"] == (row["ci_low"] <= sim.truth["true_ate"] <= row["ci_high"])
+        assert (row["pehe"] is not None) == (row["estimator"] == "linear_dml")
+    dml = next(r for r in info["estimates"] if r["estimator"] == "linear_dml")
+    assert dml["pehe"] == pytest.approx(np.sqrt(np.mean((dml["ate"] - sim.data["true_uplift"]) ** 2)), rel=1e-6)
     assert info["recommended"]["estimator"] == "aipw"  # the log has a logged propensity
     for key in ("overlap", "balance", "nuisance", "uplift_validation"):
         assert key in info["diagnostics"]

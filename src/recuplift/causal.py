@@ -214,6 +214,7 @@ class Audit:
     def estimate(self) -> "Audit":
         rows: list[dict[str, Any]] = []
         self.nuisances_: dict[str, Nuisances] = {}
+        self.cates_: dict[tuple[str, str], np.ndarray] = {}  # per-row effects, kept to score against a known truth
         X_mod = self.sets_.modifiers.to_numpy(float) if self.sets_.modifiers.shape[1] else None
         jobs = [("naive", "none")] if "naive" in self.estimators else []
         jobs += [(e, r) for r in self.rungs_ for e in self.estimators if e != "naive" and r != "none"]
@@ -226,6 +227,8 @@ class Audit:
             est.fit(self.y_, self.t_, W, X=X_mod if est.gives_cate else None, groups=self.groups_,
                     propensity=self.propensity_, nuisances=self.nuisances_.get(rung))
             rows.append(est.result(rung))
+            if est.cate_ is not None:
+                self.cates_[(name, rung)] = est.cate_
         self.estimates_ = pd.DataFrame(rows)
         self.recommended_ = self._recommend()
         self._heterogeneity()
@@ -378,15 +381,21 @@ class Audit:
             "exposed": self.t_, "outcome": self.y_, "propensity": nuis.clipped_propensity(), "uplift": self.uplift_,
             "outcome_if_shown": nuis.mu1, "outcome_if_not_shown": nuis.mu0, "dr_score": self.dr_})
         truth = None
+        estimates = self.estimates_
         if "true_uplift" in self.data_.columns:  # compared only now, never read by an estimator
             true_uplift = self.data_["true_uplift"].to_numpy(float)
             true_ate = float(true_uplift.mean())
+            estimates = estimates.assign(
+                bias=estimates["ate"] - true_ate,
+                covered=(estimates["ci_low"] <= true_ate) & (true_ate <= estimates["ci_high"]),
+                pehe=[pehe(self.cates_[key], true_uplift) if key in self.cates_ else None
+                      for key in zip(estimates["estimator"], estimates["adjustment"])])
             truth = {"ate": true_ate, "bias": ate["estimate"] - true_ate,
                      "covered": bool(ate["ci_low"] <= true_ate <= ate["ci_high"]), "pehe": pehe(self.uplift_, true_uplift),
                      "att": float(true_uplift[self.t_ == 1].mean()),
                      "naive_bias": float(self.y_[self.t_ == 1].mean() - self.y_[self.t_ == 0].mean()) - true_ate}
         return AuditResult(n_rows=len(self.data_), ate=ate, att=att, recommended=self.recommended_,
-                           estimates=self.estimates_, refutations=self.refutations_, diagnostics=diag,
+                           estimates=estimates, refutations=self.refutations_, diagnostics=diag,
                            heterogeneity=heterogeneity, uplift=uplift, seconds=seconds, roles=roles,
                            ground_truth=truth,
                            figures_data={"balance": balance_table, "qini": qini_curve(self.uplift_, self.dr_),
