@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recuplift.ranking import causal_ranking_metrics, evaluate_rankings, recommended_mask, rerank
+from recuplift.ranking import causal_ranking_metrics, evaluate_rankings, ranking_next_step, recommended_mask, rerank
 
 CANDIDATES = pd.DataFrame({
     "user_id": ["a"] * 4 + ["b"] * 3,
@@ -72,3 +72,17 @@ def test_ranking_report_on_an_audited_log(audited_log):
     # the logging policy's IPS value is the observed outcomes per user
     logging = next(r for r in report["policies"]["logging"]["value_per_user"]["estimates"] if r["estimator"] == "ips")
     assert logging["estimate"] == pytest.approx(candidates["outcome"].sum() / candidates["user_id"].nunique(), rel=0.05)
+
+
+def test_ranking_next_step_follows_the_best_interval():
+    def entry(estimate, low, high):
+        return {"incremental_per_user": [{"estimator": "dr", "estimate": estimate, "ci_low": low, "ci_high": high}]}
+
+    report = {"policies": {"logging": entry(0.5, 0.4, 0.6), "relevance": entry(0.02, 0.01, 0.03),
+                           "uplift": entry(0.05, 0.03, 0.07)}}
+    assert ranking_next_step(report).startswith("A/B test the uplift list") and "+50.0 [+30.0, +70.0]" in \
+        ranking_next_step(report)
+    report["policies"]["uplift"] = entry(0.05, -0.01, 0.11)
+    report["policies"]["relevance"] = entry(0.01, -0.02, 0.04)
+    assert ranking_next_step(report).startswith("No list is distinguishable from zero")
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,6 +34,12 @@ def test_targeted_plan_rows_and_choices(audited_log):
     testable = table.dropna(subset=["n_total"])
     assert (testable["weeks"] == testable["n_total"] / (50_000 * testable["share"])).all()
     assert plan.fastest in set(testable["share"]) and plan.to_dict()["segments"]
+    fastest = table.set_index("share").loc[plan.fastest]
+    step = plan.next_step()
+    assert f"top {plan.fastest:.0%}" in step and f"{int(fastest['n_total']):,} units" in step
+    hopeless = replace(plan, segments=table.assign(n_total=np.nan, effect=-abs(table["effect"]),
+                                                   incremental_per_1000_units=-1.0))
+    assert hopeless.fastest is None and "smallest lift worth shipping" in hopeless.next_step()
 
 
 @pytest.mark.slow

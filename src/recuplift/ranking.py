@@ -179,3 +179,20 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                 entry["truth"].update(causal_ranking_metrics(rankings[name], frame, k, n_bootstrap, random_state))
         report["policies"][name] = entry
     return pd.concat(rankings.values(), ignore_index=True), report
+
+
+def ranking_next_step(report: dict) -> str:
+    """One sentence for the ranking report's reader: which list to test next, judged by its doubly robust
+    incremental outcomes per user and their interval."""
+    dr = {name: next(r for r in entry["incremental_per_user"] if r["estimator"] == "dr")
+          for name, entry in report["policies"].items() if name != "logging"}
+    if not dr:
+        return "No ranking policy was evaluated."
+    best = max(dr, key=lambda name: dr[name]["estimate"])
+    b = dr[best]
+    interval = f"{1000 * b['estimate']:+.1f} [{1000 * b['ci_low']:+.1f}, {1000 * b['ci_high']:+.1f}] per 1,000 users"
+    if b["ci_low"] <= 0:
+        return (f"No list is distinguishable from zero incremental effect (best: {best}, {interval}); gather more "
+                f"randomized exposure before shipping a reranker.")
+    return (f"A/B test the {best} list against the current ranking: off policy it causes {interval} incremental "
+            f"outcomes; the planning report sizes the test.")

@@ -91,6 +91,21 @@ class TargetedPlan:
     def summary(self) -> pd.DataFrame:
         return self.segments.set_index("share")
 
+    def next_step(self) -> str:
+        """What to do with this plan, in one sentence for the report's reader."""
+        q = self.fastest
+        if q is None:
+            return ("No segment has a predicted positive effect that a test could confirm: size a test for the "
+                    "smallest lift worth shipping instead of targeting.")
+        row = self.segments.set_index("share").loc[q]
+        runtime = f" — about {row['weeks']:.1f} weeks" if self.weekly_units else ""
+        step = (f"Run the targeted test on the top {q:.0%} of predicted uplift: {int(row['n_total']):,} units in "
+                f"total{runtime}, expecting {row['effect']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}].")
+        wider = self.most_incremental
+        if wider is not None and wider != q:
+            step += f" If it confirms, the most incremental roll-out is the top {wider:.0%}."
+        return step
+
     def to_dict(self) -> dict[str, Any]:
         return {"segments": self.segments.to_dict(orient="records"), "fastest_share": self.fastest,
                 "most_incremental_share": self.most_incremental, "weekly_units": self.weekly_units,
