@@ -34,7 +34,7 @@ from .metrics import pehe, qini_curve, uplift_by_quantile
 from .nuisance import Nuisances, cross_fit, dr_scores, folds, regression_model, treatment_model
 from .schema import DataError, Problem, Roles, validate
 from .text import TextEncoder
-from .upliftmodel import uplift_regressor
+from .upliftmodel import fit_uplift_regressor
 
 DEFAULT_ESTIMATORS = ("naive", "ipw", "aipw", "linear_dml")
 REFUTATION_MAX_ROWS = 20_000
@@ -279,8 +279,9 @@ class Audit:
         F = features.to_numpy(float) if features.shape[1] else np.zeros((len(self.y_), 1))
         uplift = np.empty(len(self.y_))
         for k, (train, test) in enumerate(folds(len(self.y_), self.groups_, self.n_folds, self.random_state + 1)):
-            model = uplift_regressor(self.random_state + k)
-            uplift[test] = model.fit(F[train], self.dr_[train]).predict(F[test])
+            model = fit_uplift_regressor(F[train], self.dr_[train],
+                                         None if self.groups_ is None else self.groups_[train], self.random_state + k)
+            uplift[test] = model.predict(F[test])
         self.uplift_ = uplift
         self.nuisance_richest_ = nuis
 
