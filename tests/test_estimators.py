@@ -75,3 +75,16 @@ def test_unknown_estimator_and_ate_only_effect():
     est = make_estimator("aipw")
     with pytest.raises(TypeError, match="average effect only"):
         est.effect(np.zeros((2, 2)))
+
+
+def test_neural_ensemble_averages_its_seeded_networks(confounded):
+    """The ensemble's effect is the mean of the single networks it is made of, and the same seed repeats it."""
+    y, t, W, groups, _, _ = confounded
+    common = dict(epochs=5, width=16, head_width=8)
+    both = make_estimator("neural", n_ensemble=2, random_state=3, **common).fit(y, t, W, groups=groups)
+    singles = [make_estimator("neural", n_ensemble=1, random_state=seed, **common).fit(y, t, W, groups=groups)
+               for seed in (3, 3 + 7919)]
+    np.testing.assert_allclose(both.cate_, (singles[0].cate_ + singles[1].cate_) / 2, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(singles[0].cate_, singles[1].cate_)
+    again = make_estimator("neural", n_ensemble=2, random_state=3, **common).fit(y, t, W, groups=groups)
+    np.testing.assert_array_equal(again.cate_, both.cate_)
