@@ -246,3 +246,8 @@ def test_embed_cli_writes_parquet_and_reports(tmp_path, text_log):
     cleared = subprocess.run([sys.executable, "-m", "recuplift.cli", "embed", "--clear-cache"],
                              capture_output=True, text=True, env=env)
     assert cleared.returncode == 0 and "cleared" in cleared.stdout
+
+
+def test_unknown_item_group_column_is_a_clear_error(text_log, encoder):
+    with pytest.raises(ValueError, match="item group column.*'brand'.*not in the table"):
+        TextFeatures(encoder=encoder, item_groups=("brand",)).fit(text_log)
