@@ -102,8 +102,8 @@ def skewed():
 
 
 def test_neural_keeps_the_outcome_scale_its_held_out_users_prefer(skewed):
-    """With ``outcome_scale="auto"`` each network is the one of the two scales with the smaller held-out
-    factual error; the same seed trains the same candidates, so forcing each scale reproduces them."""
+    """With ``outcome_scale="auto"`` the ensemble is trained on the scale with the smaller held-out factual
+    error; the same seed trains the same candidates, so forcing each scale reproduces them."""
     y, t, W = skewed
     common = dict(epochs=40, width=32, head_width=16, n_ensemble=1, random_state=5)
     auto = make_estimator("neural", **common).fit(y, t, W)
