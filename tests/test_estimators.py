@@ -80,7 +80,7 @@ def test_unknown_estimator_and_ate_only_effect():
 def test_neural_ensemble_averages_its_seeded_networks(confounded):
     """The ensemble's effect is the mean of the single networks it is made of, and the same seed repeats it."""
     y, t, W, groups, _, _ = confounded
-    common = dict(epochs=5, width=16, head_width=8)
+    common = dict(epochs=5, width=16, head_width=8, outcome_scale="identity")  # "auto" picks one scale for all
     both = make_estimator("neural", n_ensemble=2, random_state=3, **common).fit(y, t, W, groups=groups)
     singles = [make_estimator("neural", n_ensemble=1, random_state=seed, **common).fit(y, t, W, groups=groups)
                for seed in (3, 3 + 7919)]

@@ -90,14 +90,14 @@ def _writer(path: str, start: int) -> None:
 
 def test_two_processes_share_the_cache(tmp_path):
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(str(tmp_path), s)) for s in (1, 2)]
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), s)) for s in (1, 2, 3, 4)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(120)
     assert all(p.exitcode == 0 for p in procs)
     cache = EmbeddingCache(tmp_path)
-    assert cache.count("m") == 2 * 200 * 50
+    assert cache.count("m") == 4 * 200 * 50
     got = cache.get("m", ["1-7-3", "2-199-49"])
     assert got["1-7-3"][0][0] == 7 and got["2-199-49"][0][0] == 199
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -18,6 +19,7 @@ import numpy as np
 CACHE_ENV = "RECUPLIFT_CACHE_DIR"
 DB_NAME = "embeddings-v2.sqlite"  # bump the version when the table layout changes
 CHUNK = 900  # stay below SQLite's bound-parameter limit
+INIT_WAIT_S = 60.0  # as long as a connection waits for a lock
 
 
 def default_cache_dir() -> Path:
@@ -35,6 +37,20 @@ class EmbeddingCache:
     def __init__(self, cache_dir: str | os.PathLike[str]):
         self.path = Path(cache_dir) / DB_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + INIT_WAIT_S
+        while True:
+            try:
+                self._create()
+                return
+            except sqlite3.OperationalError as error:
+                # two processes creating the same new file: switching it to WAL needs an exclusive lock, and
+                # SQLite refuses at once (no busy wait) when that could deadlock; the winner's WAL setting
+                # persists in the file, so trying again shortly succeeds
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _create(self) -> None:
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, key TEXT NOT NULL, "
