@@ -16,6 +16,7 @@ from sklearn.preprocessing import PowerTransformer, StandardScaler
 from torch import nn
 
 from .estimators import EffectEstimator
+from .nuisance import held_out_rows
 
 OUTCOME_SCALES = ("auto", "identity", "yeo-johnson")
 
@@ -159,10 +160,7 @@ class NeuralDragonnet(EffectEstimator):
                scale: _OutcomeScale) -> _Member:
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
-        n = len(y)
-        units = np.unique(groups, return_inverse=True)[1] if groups is not None else np.arange(n)
-        held_units = rng.random(units.max() + 1) < self.validation_share
-        val = held_units[units]
+        val = held_out_rows(groups, len(y), self.validation_share, rng)
         train_idx, val_idx = np.flatnonzero(~val), np.flatnonzero(val)
         yt = torch.as_tensor(scale.to_z(y), dtype=torch.float32)
         tt = torch.as_tensor(t, dtype=torch.float32)

@@ -63,6 +63,13 @@ def folds(n: int, groups: np.ndarray | None, n_folds: int, random_state: int) ->
     return list(KFold(n_splits=n_folds, shuffle=True, random_state=random_state).split(np.zeros(n)))
 
 
+def held_out_rows(groups: np.ndarray | None, n: int, share: float, rng: np.random.Generator) -> np.ndarray:
+    """A boolean mask holding out about ``share`` of the users (all of a user's rows together; each row is
+    its own unit without groups), for early stopping on users a model has not seen."""
+    units = np.unique(groups, return_inverse=True)[1] if groups is not None else np.arange(n)
+    return (rng.random(units.max() + 1) < share)[units]
+
+
 @dataclass(frozen=True)
 class Nuisances:
     """Out-of-fold predictions and how good they are."""
