@@ -72,6 +72,15 @@ def test_adjustment_moves_the_estimate_toward_the_truth(audited):
     assert result.summary().shape[1] == 6 and "ate" in result.to_dict()
 
 
+def test_without_a_logged_propensity_the_recommended_estimate_is_aipw_on_the_richest_rung():
+    data = simulate(n_users=150, n_candidates=8, n_items=80, seed=2).data.drop(columns=["propensity", "item_text",
+                                                                                          "user_text"])
+    result = Audit(estimators=("naive", "aipw", "linear_dml"), run_refuters=False, progress=False).fit(data)
+    assert result.recommended["estimator"] == "aipw" and result.recommended["adjustment"] == "tabular"
+    assert "no logged propensity" in result.recommended["reason"]
+    assert result.ate["estimator"] == "aipw"
+
+
 def test_bad_roles_fail_before_any_work():
     df = simulate(n_users=30, n_candidates=5, n_items=20, seed=1).data
     with pytest.raises(DataError, match="missing column"):

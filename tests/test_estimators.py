@@ -42,6 +42,26 @@ def test_adjusted_estimators_recover_the_ate(confounded, name):
         assert est.cate_.shape == (len(y),)
 
 
+def test_aipw_targets_the_ate_where_constant_effect_dml_targets_the_overlap_weighted_one():
+    """Why the audit recommends AIPW without a logged propensity: when the effect grows with the propensity,
+    LinearDML without modifiers estimates the e(1 − e)-weighted average effect, not the ATE."""
+    rng = np.random.default_rng(0)
+    n = 4000
+    W = rng.normal(size=(n, 3))
+    e = expit(1.5 * W[:, 0] - 1.0)
+    t = (rng.random(n) < e).astype(int)
+    tau = 1.0 + W[:, 0]
+    y = W[:, 0] + W[:, 1] + tau * t + rng.normal(0, 1, n)
+    groups = np.repeat(np.arange(n // 4), 4)
+    overlap_weighted = np.sum(e * (1 - e) * tau) / np.sum(e * (1 - e))
+    assert overlap_weighted - tau.mean() > 0.25  # the two estimands really differ here
+    aipw = make_estimator("aipw", n_estimators=100).fit(y, t, W, groups=groups).ate_
+    dml = make_estimator("linear_dml", n_estimators=100).fit(y, t, W, groups=groups).ate_
+    assert aipw.ci_low < tau.mean() < aipw.ci_high
+    assert not dml.ci_low < tau.mean() < dml.ci_high
+    assert abs(dml.estimate - overlap_weighted) < abs(dml.estimate - tau.mean())
+
+
 def test_logged_propensity_is_used_by_ipw(confounded):
     y, t, W, groups, propensity, tau = confounded
     est = make_estimator("ipw").fit(y, t, np.zeros((len(y), 1)), groups=groups, propensity=propensity)
