@@ -53,20 +53,3 @@ def test_feedback_loop_reports_each_round_and_policy():
     assert loop.summary().shape == (2, 2) and loop.plot() is not None
     with pytest.raises(ValueError, match="rounds"):
         simulate_feedback_loop(rounds=0)
-
-
-def test_uplift_second_stage_learns_signal_and_ignores_noise():
-    """Held-out users decide how many trees the DR-learner's second stage keeps: noisy scores without signal
-    give a near-constant prediction; scores carrying a real effect are learned."""
-    from recuplift.upliftmodel import fit_uplift_regressor
-
-    rng = np.random.default_rng(3)
-    n = 6000
-    F = rng.normal(size=(n, 5))
-    users = np.repeat(np.arange(n // 10), 10)
-    noise = rng.normal(0, 3.0, n)  # DR scores are this noisy
-    flat = fit_uplift_regressor(F, 0.2 + noise, users, random_state=0).predict(F)
-    assert flat.std() < 0.1 and abs(flat.mean() - 0.2) < 0.15
-    tau = np.where(F[:, 0] > 0, 1.0, -1.0)
-    learned = fit_uplift_regressor(F, tau + noise, users, random_state=0).predict(F)
-    assert np.corrcoef(learned, tau)[0, 1] > 0.8
