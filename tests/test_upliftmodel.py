@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy.special import expit
 from sklearn.pipeline import Pipeline
 from xgboost import XGBRegressor
 
-from recuplift.upliftmodel import fit_uplift_regressor
+from recuplift.upliftmodel import UpliftModel, fit_uplift_regressor
 
 
 def _scores(effect, seed: int = 0):
@@ -49,3 +51,26 @@ def test_uplift_second_stage_learns_signal_and_ignores_noise():
     tau = np.where(F[:, 0] > 0, 1.0, -1.0)
     learned = fit_uplift_regressor(F, tau + noise, users, random_state=0).predict(F)
     assert np.corrcoef(learned, tau)[0, 1] > 0.8
+
+
+def _level_proportional_log(seed: int, n_users: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """A tabular log whose effect is half the untreated outcome, a bumpy function of the covariates."""
+    rng = np.random.default_rng(seed)
+    n = n_users * 8
+    X = rng.normal(size=(n, 4))
+    mu0 = 1 + np.sin(2 * X[:, 0]) * X[:, 1] + X[:, 2] ** 2
+    t = (rng.random(n) < expit(0.5 * X[:, 3])).astype(int)
+    y = mu0 + t * 0.5 * mu0 + rng.normal(0, 1, n)
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(4)])
+    return frame.assign(exposed=t, outcome=y, user_id=np.repeat(np.arange(n_users), 8)), 0.5 * mu0
+
+
+def test_the_uplift_model_calibrates_the_outcome_models_predictions_on_unseen_users():
+    """The second stage sees μ̂0, μ̂1 and μ̂1 − μ̂0: an effect proportional to the outcome's level is one line
+    in them. From the covariates alone the same second stage reached a correlation of 0.82–0.88 with the true
+    effect on fresh users (4 seeds); with the plug-in columns 0.95–0.97."""
+    train, _ = _level_proportional_log(0, 1000)
+    fresh, tau = _level_proportional_log(100, 300)
+    scores = UpliftModel().fit(train).predict(fresh)
+    assert np.corrcoef(scores["uplift"], tau)[0, 1] > 0.93
+    assert np.corrcoef(scores["relevance"], 3 * tau)[0, 1] > 0.9  # relevance: the outcome if shown, 1.5 μ0

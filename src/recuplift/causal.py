@@ -34,7 +34,7 @@ from .metrics import pehe, qini_curve, uplift_by_quantile
 from .nuisance import Nuisances, cross_fit, dr_scores, folds, regression_model, treatment_model
 from .schema import DataError, Problem, Roles, validate
 from .text import TextEncoder
-from .upliftmodel import fit_uplift_regressor
+from .upliftmodel import fit_uplift_regressor, plug_in_features
 
 DEFAULT_ESTIMATORS = ("naive", "ipw", "aipw", "linear_dml")
 REFUTATION_MAX_ROWS = 20_000
@@ -281,7 +281,7 @@ class Audit:
         self.dr_ = dr_scores(self.y_, self.t_, nuis)
         features = pd.concat([self.sets_.frame(rung), self.sets_.modifiers], axis=1)
         self.features_ = features
-        F = features.to_numpy(float) if features.shape[1] else np.zeros((len(self.y_), 1))
+        F = np.column_stack([features.to_numpy(float), plug_in_features(nuis.mu0, nuis.mu1)])
         uplift = np.empty(len(self.y_))
         for k, (train, test) in enumerate(folds(len(self.y_), self.groups_, self.n_folds, self.random_state + 1)):
             model = fit_uplift_regressor(F[train], self.dr_[train],

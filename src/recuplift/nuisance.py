@@ -55,6 +55,27 @@ def propensity_model(random_state: int = 0, n_estimators: int = 300) -> xgb.XGBC
                              n_jobs=n_jobs(), random_state=random_state)
 
 
+@dataclass(frozen=True)
+class ArmOutcome:
+    """E[Y | W] within one arm: XGBoost, or the arm's mean where its 0/1 outcome never varies (a fold of a rare
+    click can hold no click at all, and a classifier cannot be fitted to one class)."""
+
+    model: xgb.XGBModel | None
+    mean: float
+    binary: bool
+
+    @classmethod
+    def fit(cls, binary: bool, W: np.ndarray, y: np.ndarray, random_state: int) -> "ArmOutcome":
+        if binary and len(np.unique(y)) < 2:
+            return cls(None, float(y.mean()), binary)
+        return cls(outcome_model(binary, random_state).fit(W, y), float(y.mean()), binary)
+
+    def predict(self, W: np.ndarray) -> np.ndarray:
+        if self.model is None:
+            return np.full(len(W), self.mean)
+        return self.model.predict_proba(W)[:, 1] if self.binary else self.model.predict(W)
+
+
 def folds(n: int, groups: np.ndarray | None, n_folds: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Train/test index pairs; grouped (by user) when groups are given, shuffled deterministically."""
     if groups is not None:
@@ -99,11 +120,7 @@ def cross_fit(y: np.ndarray, t: np.ndarray, W: np.ndarray, groups: np.ndarray | 
             e[test] = propensity_model(random_state + k).fit(W[train], t[train]).predict_proba(W[test])[:, 1]
         for arm, target in ((0, mu0), (1, mu1)):
             rows = train[t[train] == arm]
-            if binary and len(np.unique(y[rows])) < 2:  # an arm with one outcome value in this fold
-                target[test] = y[rows].mean()
-                continue
-            model = outcome_model(binary, random_state + k).fit(W[rows], y[rows])
-            target[test] = model.predict_proba(W[test])[:, 1] if binary else model.predict(W[test])
+            target[test] = ArmOutcome.fit(binary, W[rows], y[rows], random_state + k).predict(W[test])
     n_clipped = int(((e < clip) | (e > 1 - clip)).sum())
     fitted_y = np.where(t == 1, mu1, mu0)
     scores = {

@@ -3,8 +3,8 @@
 The audit's per-row uplift is predicted out of fold for the rows it audited; ranking fresh users (the
 feedback loop, a production reranker) needs a model that carries the featurization with it. This one
 builds the audit's richest adjustment features (tabular + text + pair), cross-fits the nuisances, and
-fits two models: relevance (XGBoost, the outcome if shown) and uplift (a DR-learner on the doubly robust
-scores, ridge or XGBoost by held-out loss).
+fits the outcome model of each arm (relevance is the outcome if shown) and uplift (a DR-learner on the doubly
+robust scores, ridge or XGBoost by held-out loss, which also sees the outcome models' predictions).
 """
 
 from __future__ import annotations
@@ -17,13 +17,25 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .adjustment import AdjustmentSets, build_adjustment_sets
-from .nuisance import cross_fit, dr_scores, folds, held_out_rows, outcome_model, regression_model
+from .nuisance import ArmOutcome, cross_fit, dr_scores, folds, held_out_rows, regression_model
 from .schema import Roles, validate
 from .text import TextEncoder
 
 
 UPLIFT_VALIDATION_SHARE = 0.2
 RIDGE_ALPHAS = np.logspace(-2, 8, 21)  # on standardized features; leave-one-out picks one
+
+
+def plug_in_features(mu0: np.ndarray, mu1: np.ndarray) -> np.ndarray:
+    """The outcome models' own predictions as second-stage features: μ̂0, μ̂1 and the plug-in effect μ̂1 − μ̂0.
+
+    The DR scores are mostly noise, and a ridge over a hundred and more text components spends its penalty
+    fitting that noise; these three columns carry what the outcome models already learned from every row,
+    and the second stage calibrates them (an effect that grows with the outcome's level is one line in them).
+    Pass out-of-fold predictions when fitting. Exploratory, simulator seeds 200-207 at 20,000 rows: the audit's
+    out-of-fold uplift's top-5 lists earned 0.173 → 0.186 true incremental outcomes per user (better on 7
+    seeds, equal on 1); rank correlation with the true uplift 0.18 → 0.23."""
+    return np.column_stack([mu0, mu1, mu1 - mu0])
 
 
 def fit_uplift_regressor(F: np.ndarray, dr: np.ndarray, groups: np.ndarray | None, random_state: int):
@@ -77,19 +89,21 @@ class UpliftModel:
         propensity = data[roles.propensity].to_numpy(float) if roles.propensity else None
         self.sets_ = build_adjustment_sets(data, roles, encoder=self.encoder, random_state=self.random_state)
         self.rung_ = self.sets_.rungs()[-1]
-        W = self.sets_.matrix(self.rung_)
-        nuisances = cross_fit(y, t, W if W.shape[1] else np.zeros((len(y), 1)), groups, propensity, self.n_folds,
-                              self.random_state)
-        F = self._features(self.sets_)
-        self.uplift_model_ = fit_uplift_regressor(F, dr_scores(y, t, nuisances), groups, self.random_state)
+        W = self._confounders(self.sets_)
+        nuisances = cross_fit(y, t, W, groups, propensity, self.n_folds, self.random_state)
         binary = bool(np.isin(y, (0, 1)).all())
-        shown = t == 1
-        self.relevance_model_ = outcome_model(binary, self.random_state).fit(F[shown], y[shown])
-        self.binary_ = binary
+        # unseen users get plug-in predictions from each arm's model fitted on every row (out of fold while fitting)
+        self.arm_models_ = [ArmOutcome.fit(binary, W[t == arm], y[t == arm], self.random_state) for arm in (0, 1)]
+        F = np.column_stack([self._features(self.sets_), plug_in_features(nuisances.mu0, nuisances.mu1)])
+        self.uplift_model_ = fit_uplift_regressor(F, dr_scores(y, t, nuisances), groups, self.random_state)
         return self
 
+    def _confounders(self, sets: AdjustmentSets) -> np.ndarray:
+        W = sets.matrix(self.rung_)
+        return W if W.shape[1] else np.zeros((len(W), 1))
+
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
-        F = self._features(self.sets_.transform(df.reset_index(drop=True)))
-        relevance = (self.relevance_model_.predict_proba(F)[:, 1] if self.binary_
-                     else self.relevance_model_.predict(F))
-        return pd.DataFrame({"uplift": self.uplift_model_.predict(F), "relevance": relevance}, index=df.index)
+        sets = self.sets_.transform(df.reset_index(drop=True))
+        mu0, mu1 = (model.predict(self._confounders(sets)) for model in self.arm_models_)
+        F = np.column_stack([self._features(sets), plug_in_features(mu0, mu1)])
+        return pd.DataFrame({"uplift": self.uplift_model_.predict(F), "relevance": mu1}, index=df.index)
