@@ -1,5 +1,6 @@
 """A Dragonnet-style neural CATE estimator in torch: shared representation, two outcome heads, a propensity
-head, and targeted regularization (Shi et al. 2019). It takes text embeddings directly as inputs.
+head, targeted regularization (Shi et al. 2019) and a balance penalty on the representation (the linear-MMD
+variant of Shalit et al. 2017's CFR). It takes text embeddings directly as inputs.
 
 Deterministic under ``random_state``: seeded initialization, batch order and validation split.
 """
@@ -37,7 +38,9 @@ class _Dragonnet(nn.Module):
         self.epsilon = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        z = self.representation(x)
+        return self.heads(self.representation(x))
+
+    def heads(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.head0(z).squeeze(-1), self.head1(z).squeeze(-1), self.propensity(z).squeeze(-1)
 
 
@@ -113,7 +116,8 @@ class NeuralDragonnet(EffectEstimator):
     def __init__(self, n_folds: int = 3, random_state: int = 0, clip: float = 0.01, n_estimators: int = 300,
                  width: int = 200, head_width: int = 100, dropout: float = 0.0, epochs: int = 300,
                  batch_size: int | None = None, learning_rate: float = 1e-3, weight_decay: float = 1e-4,
-                 propensity_weight: float = 1.0, targeted_weight: float = 1.0, patience: int = 30,
+                 propensity_weight: float = 1.0, targeted_weight: float = 1.0, balance_weight: float = 1.0,
+                 patience: int = 30,
                  validation_share: float = 0.2, max_steps: int = 20000, n_ensemble: int = 5,
                  outcome_scale: str = "auto"):
         super().__init__(n_folds, random_state, clip, n_estimators)
@@ -127,6 +131,7 @@ class NeuralDragonnet(EffectEstimator):
         self.weight_decay = weight_decay
         self.propensity_weight = propensity_weight
         self.targeted_weight = targeted_weight
+        self.balance_weight = balance_weight
         self.patience = patience
         self.validation_share = validation_share
         self.max_steps = max_steps
@@ -203,14 +208,19 @@ class NeuralDragonnet(EffectEstimator):
         return torch.mean((y - (t * y1 + (1 - t) * y0)) ** 2)
 
     def _loss(self, net: _Dragonnet, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        y0, y1, logit_e = net(x)
+        z = net.representation(x)
+        y0, y1, logit_e = net.heads(z)
         y_hat = t * y1 + (1 - t) * y0
         outcome = torch.mean((y - y_hat) ** 2)
         propensity = nn.functional.binary_cross_entropy_with_logits(logit_e, t)
         e = torch.sigmoid(logit_e).clamp(0.01, 0.99)
         perturbed = y_hat + net.epsilon * (t / e - (1 - t) / (1 - e))
         targeted = torch.mean((y - perturbed) ** 2)
-        return outcome + self.propensity_weight * propensity + self.targeted_weight * targeted
+        treated = t == 1
+        balance = (torch.sum((z[treated].mean(0) - z[~treated].mean(0)) ** 2) if 0 < int(treated.sum()) < len(t)
+                   else torch.zeros(()))
+        return (outcome + self.propensity_weight * propensity + self.targeted_weight * targeted
+                + self.balance_weight * balance)
 
     def effect(self, W, X=None):
         features = np.asarray(W, float) if X is None else np.column_stack([X, W])
