@@ -107,6 +107,10 @@ class NeuralDragonnet(EffectEstimator):
     users, measured back on the outcome's own scale and summed, is smaller is kept. 0/1 outcomes are only
     standardized. Both changes together took IHDP's out-of-sample √PEHE from 1.32 to 1.12 (benchmarks/ihdp.py, 50
     realizations; ε_ATE 0.21 → 0.20).
+
+    ``balance_weight``: the squared distance between the treated and control rows' mean representation is
+    added to the loss (CFR's linear MMD), so the heads lean on what both arms share. At weight 1 (not tuned)
+    IHDP's out-of-sample √PEHE went 1.12 → 1.06 and ε_ATE 0.20 → 0.18 (benchmarks/ihdp.py, 50 realizations).
     """
 
     name = "neural"
