@@ -76,9 +76,10 @@ class UpliftModel:
         self.n_folds = n_folds
         self.random_state = random_state
 
-    def _features(self, sets: AdjustmentSets) -> np.ndarray:
+    def _features(self, sets: AdjustmentSets, mu0: np.ndarray, mu1: np.ndarray) -> np.ndarray:
+        """The second stage's inputs: the richest rung, the modifiers and the plug-in columns."""
         frame = pd.concat([sets.frame(self.rung_), sets.modifiers], axis=1)
-        return frame.to_numpy(float) if frame.shape[1] else np.zeros((len(frame), 1))
+        return np.column_stack([frame.to_numpy(float), plug_in_features(mu0, mu1)])
 
     def fit(self, df: pd.DataFrame) -> "UpliftModel":
         roles = validate(df, self.roles).roles
@@ -94,7 +95,7 @@ class UpliftModel:
         binary = bool(np.isin(y, (0, 1)).all())
         # unseen users get plug-in predictions from each arm's model fitted on every row (out of fold while fitting)
         self.arm_models_ = [ArmOutcome.fit(binary, W[t == arm], y[t == arm], self.random_state) for arm in (0, 1)]
-        F = np.column_stack([self._features(self.sets_), plug_in_features(nuisances.mu0, nuisances.mu1)])
+        F = self._features(self.sets_, nuisances.mu0, nuisances.mu1)
         self.uplift_model_ = fit_uplift_regressor(F, dr_scores(y, t, nuisances), groups, self.random_state)
         return self
 
@@ -105,5 +106,5 @@ class UpliftModel:
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         sets = self.sets_.transform(df.reset_index(drop=True))
         mu0, mu1 = (model.predict(self._confounders(sets)) for model in self.arm_models_)
-        F = np.column_stack([self._features(sets), plug_in_features(mu0, mu1)])
+        F = self._features(sets, mu0, mu1)
         return pd.DataFrame({"uplift": self.uplift_model_.predict(F), "relevance": mu1}, index=df.index)
