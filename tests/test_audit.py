@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from recuplift.causal import Audit
+from recuplift.features import TabularEncoder
 from recuplift.schema import DataError, Roles
 from recuplift.simulate import simulate
 
@@ -79,6 +80,25 @@ def test_without_a_logged_propensity_the_recommended_estimate_is_aipw_on_the_ric
     assert result.recommended["estimator"] == "aipw" and result.recommended["adjustment"] == "tabular"
     assert "no logged propensity" in result.recommended["reason"]
     assert result.ate["estimator"] == "aipw"
+
+
+def test_missing_numeric_covariates_are_imputed_with_an_indicator_not_passed_on_as_nan():
+    data = simulate(n_users=150, n_candidates=8, n_items=80, seed=3).data.drop(columns=["propensity", "item_text",
+                                                                                          "user_text"])
+    tenure = data["user_tenure_days"].astype(float)
+    tenure[::7] = np.nan
+    data["user_tenure_days"] = tenure
+    result = Audit(estimators=("naive", "aipw", "linear_dml", "neural"), run_refuters=False, progress=False).fit(data)
+    estimates = result.estimates.set_index(["estimator", "adjustment"])
+    assert np.isfinite(estimates.loc[("linear_dml", "tabular"), "ate"])
+    assert np.isfinite(estimates.loc[("neural", "tabular"), "ate"])
+
+    encoder = TabularEncoder(("user_tenure_days", "price")).fit(data)
+    fresh = data.head(3).assign(price=np.nan)  # a column complete at fit time gets its median, no new column
+    encoded = encoder.transform(fresh)
+    assert list(encoded.columns) == ["user_tenure_days", "user_tenure_days_missing", "price"]
+    assert encoded["price"].eq(data["price"].median()).all() and not encoded.isna().any().any()
+    assert encoder.transform(data)["user_tenure_days_missing"].sum() == tenure.isna().sum()
 
 
 def test_bad_roles_fail_before_any_work():
