@@ -114,6 +114,13 @@ def test_text_with_non_strings():
     assert p.column == "item_text" and "non-string" in p.rule and p.rows == (2,)
 
 
+@pytest.mark.parametrize("texts", [[""] * 8, [None] * 8, ["same words"] * 4 + [" "] * 4])
+def test_a_text_column_with_fewer_than_two_distinct_texts(texts):
+    df = base_frame().assign(item_text=texts)
+    [p] = problems_of(df)
+    assert p.column == "item_text" and "distinct non-empty" in p.rule and "--text" in p.hint
+
+
 def test_fewer_than_two_rows_in_an_arm():
     df = base_frame()
     df["exposed"] = [1, 0, 0, 0, 0, 0, 0, 0]

@@ -80,6 +80,8 @@ def test_dirty_text_never_crashes(encoder):
     assert np.all(np.abs(np.linalg.norm(vectors[4:], axis=1) - 1) < 1e-4)
     assert encoder.last_stats_.n_missing == 4
     assert encoder.last_stats_.truncated >= 1
+    nothing = encoder.encode([None, "", "   "])  # no text at all: zero rows of the model's width, no crash
+    assert nothing.shape == (3, 384) and not nothing.any() and encoder.last_stats_.n_distinct == 0
 
 
 def _writer(path: str, start: int) -> None:

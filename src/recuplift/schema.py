@@ -366,6 +366,11 @@ def _check_text(df: pd.DataFrame, col: str, problems: list[Problem]) -> float | 
                                 "cast to str or set missing texts to null"))
         return None
     empty = missing | series.map(lambda v: isinstance(v, (str, bytes)) and not v.strip())
+    n_distinct = series[~empty].nunique()
+    if n_distinct < 2:
+        problems.append(Problem(col, f"text column has {n_distinct} distinct non-empty text(s): nothing to adjust for",
+                                hint="fill it, or leave it out of --text"))
+        return None
     return float(1 - empty.mean())
 
 

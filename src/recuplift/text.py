@@ -157,7 +157,8 @@ class TextEncoder:
         truncated = int((n_tokens > self.max_length).sum())
         out = np.zeros((len(cleaned), vectors.shape[1] if distinct else self.dimension), dtype=np.float32)
         present = codes >= 0
-        out[present] = vectors[codes[present]]
+        if present.any():  # all missing: every row keeps its zero vector
+            out[present] = vectors[codes[present]]
         self.last_stats_ = EncodeStats(n_texts=len(cleaned), n_distinct=len(distinct),
                                        n_missing=int((~present).sum()), cache_hits=hits,
                                        encoded=len(distinct) - hits, truncated=truncated,
