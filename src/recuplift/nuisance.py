@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import xgboost as xgb
+from sklearn.base import clone as xgb_clone
 from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
 from sklearn.model_selection import GroupKFold, KFold
 
@@ -24,11 +25,11 @@ def n_jobs() -> int:
 def outcome_model(binary: bool, random_state: int = 0, n_estimators: int = 300) -> xgb.XGBModel:
     """XGBoost for E[Y|...]: logistic for 0/1 outcomes (predict_proba), squared error otherwise.
 
-    Depth 6 lets trees express user–item interactions between text components; we measured that shallower
-    or early-stopped models under-fit them and leave confounding bias. Leaves need a hessian mass of 50
+    Depth 6 lets trees express user–item interactions between text components. Leaves need a hessian mass of 50
     (≈ 500 rows at a 10% rate): with 5, trees memorized users through their text components and held-out
     users' predicted rates came out at 0.65× the observed ones; with 50, 0.93×, and the same share of
-    confounding bias removed (3 seeds, AIPW and DML).
+    confounding bias removed (3 seeds, AIPW and DML). This is the fixed schedule EconML's learners get; the
+    arm-wise outcome models of the doubly robust scores stop early instead (:class:`ArmOutcome`).
     """
     params = dict(n_estimators=n_estimators, max_depth=6, learning_rate=0.1, subsample=0.8,
                   colsample_bytree=0.8, min_child_weight=50, reg_lambda=1.0, tree_method="hist",
@@ -55,25 +56,51 @@ def propensity_model(random_state: int = 0, n_estimators: int = 300) -> xgb.XGBC
                              n_jobs=n_jobs(), random_state=random_state)
 
 
+ARM_LEARNING_RATE = 0.05
+ARM_MAX_ROUNDS = 1000
+ARM_PATIENCE = 40  # rounds without improvement on held-out users before boosting stops
+ARM_VALIDATION_SHARE = 0.2
+
+
 @dataclass(frozen=True)
 class ArmOutcome:
-    """E[Y | W] within one arm: XGBoost, or the arm's mean where its 0/1 outcome never varies (a fold of a rare
-    click can hold no click at all, and a classifier cannot be fitted to one class)."""
+    """E[Y | W] within one arm: XGBoost with as many rounds as keep improving held-out users' loss, or the arm's
+    mean where its 0/1 outcome never varies (a fold of a rare click can hold no click at all, and a classifier
+    cannot be fitted to one class).
+
+    The number of rounds is chosen on a fifth of the users (``groups``), then the model is refitted on all rows
+    with that many rounds. A fixed 300 rounds at learning rate 0.1 overfitted a rare click: on held-out users its
+    log-loss was 0.426 against 0.407 early-stopped, and its predictions correlated 0.67 with the true click
+    probability against 0.78 (simulator seeds 0 and 1, exposed arm, ~100 rounds chosen)."""
 
     model: xgb.XGBModel | None
     mean: float
     binary: bool
 
     @classmethod
-    def fit(cls, binary: bool, W: np.ndarray, y: np.ndarray, random_state: int) -> "ArmOutcome":
+    def fit(cls, binary: bool, W: np.ndarray, y: np.ndarray, random_state: int,
+            groups: np.ndarray | None = None) -> "ArmOutcome":
         if binary and len(np.unique(y)) < 2:
             return cls(None, float(y.mean()), binary)
-        return cls(outcome_model(binary, random_state).fit(W, y), float(y.mean()), binary)
+        return cls(_early_stopped_outcome_model(binary, W, y, groups, random_state), float(y.mean()), binary)
 
     def predict(self, W: np.ndarray) -> np.ndarray:
         if self.model is None:
             return np.full(len(W), self.mean)
         return self.model.predict_proba(W)[:, 1] if self.binary else self.model.predict(W)
+
+
+def _early_stopped_outcome_model(binary: bool, W: np.ndarray, y: np.ndarray, groups: np.ndarray | None,
+                                 random_state: int) -> xgb.XGBModel:
+    model = outcome_model(binary, random_state, ARM_MAX_ROUNDS).set_params(learning_rate=ARM_LEARNING_RATE)
+    held = held_out_rows(groups, len(y), ARM_VALIDATION_SHARE, np.random.default_rng(random_state))
+    splittable = held.any() and not held.all() and (
+        not binary or (len(np.unique(y[held])) == 2 and len(np.unique(y[~held])) == 2))
+    if not splittable:  # too few users (or clicks) to hold any out: the fixed schedule
+        return outcome_model(binary, random_state).fit(W, y)
+    stopped = xgb_clone(model).set_params(early_stopping_rounds=ARM_PATIENCE).fit(
+        W[~held], y[~held], eval_set=[(W[held], y[held])], verbose=False)
+    return model.set_params(n_estimators=stopped.best_iteration + 1).fit(W, y)
 
 
 def folds(n: int, groups: np.ndarray | None, n_folds: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -120,7 +147,8 @@ def cross_fit(y: np.ndarray, t: np.ndarray, W: np.ndarray, groups: np.ndarray | 
             e[test] = propensity_model(random_state + k).fit(W[train], t[train]).predict_proba(W[test])[:, 1]
         for arm, target in ((0, mu0), (1, mu1)):
             rows = train[t[train] == arm]
-            target[test] = ArmOutcome.fit(binary, W[rows], y[rows], random_state + k).predict(W[test])
+            target[test] = ArmOutcome.fit(binary, W[rows], y[rows], random_state + k,
+                                         None if groups is None else groups[rows]).predict(W[test])
     n_clipped = int(((e < clip) | (e > 1 - clip)).sum())
     fitted_y = np.where(t == 1, mu1, mu0)
     scores = {

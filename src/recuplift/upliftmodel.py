@@ -94,7 +94,8 @@ class UpliftModel:
         nuisances = cross_fit(y, t, W, groups, propensity, self.n_folds, self.random_state)
         binary = bool(np.isin(y, (0, 1)).all())
         # unseen users get plug-in predictions from each arm's model fitted on every row (out of fold while fitting)
-        self.arm_models_ = [ArmOutcome.fit(binary, W[t == arm], y[t == arm], self.random_state) for arm in (0, 1)]
+        self.arm_models_ = [ArmOutcome.fit(binary, W[t == arm], y[t == arm], self.random_state,
+                                           None if groups is None else groups[t == arm]) for arm in (0, 1)]
         F = self._features(self.sets_, nuisances.mu0, nuisances.mu1)
         self.uplift_model_ = fit_uplift_regressor(F, dr_scores(y, t, nuisances), groups, self.random_state)
         return self
