@@ -169,3 +169,29 @@ def test_neural_balance_penalty_pulls_the_arms_representations_together(confound
     plain = make_estimator("neural", balance_weight=0.0, **common).fit(y, t, W, groups=groups)
     balanced = make_estimator("neural", balance_weight=1.0, **common).fit(y, t, W, groups=groups)
     assert relative_gap(balanced) < 0.5 * relative_gap(plain)
+
+
+def test_arm_outcome_models_stop_early_on_held_out_users_and_beat_the_fixed_schedule():
+    from sklearn.metrics import log_loss
+
+    from recuplift.nuisance import ArmOutcome, outcome_model
+
+    rng = np.random.default_rng(0)
+    n_users, per_user = 1500, 10
+    groups = np.repeat(np.arange(n_users), per_user)
+    user_effect = rng.normal(0, 0.5, n_users)[groups]
+    W = rng.normal(size=(n_users * per_user, 40))  # two signals among 38 noise columns, as with text components
+    p = expit(-2.3 + 0.8 * W[:, 0] - 0.6 * W[:, 1] + user_effect)
+    y = (rng.random(len(p)) < p).astype(float)
+    train = groups < 1000
+    held = ~train
+    arm = ArmOutcome.fit(True, W[train], y[train], random_state=0, groups=groups[train])
+    fixed = outcome_model(True, random_state=0).fit(W[train], y[train])
+    assert arm.model.n_estimators < 1000  # stopped before the cap
+    ours = log_loss(y[held], arm.predict(W[held]))
+    theirs = log_loss(y[held], fixed.predict_proba(W[held])[:, 1])
+    assert ours < theirs - 0.003, (ours, theirs)
+    assert np.corrcoef(arm.predict(W[held]), p[held])[0, 1] > np.corrcoef(fixed.predict_proba(W[held])[:, 1], p[held])[0, 1]
+    # without user ids the held-out rows are single rows; one class only falls back to the mean
+    assert ArmOutcome.fit(True, W[:500], y[:500], random_state=0).predict(W[:3]).shape == (3,)
+    assert ArmOutcome.fit(True, W[:50], np.zeros(50), random_state=0).model is None
