@@ -123,3 +123,17 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     assert "truth" in report["policies"]["uplift"]
     short = run_cli("rank", str(data), "--uplift", str(tmp_path / "missing"), "--out", str(tmp_path / "x"))
     assert short.returncode == 2 and "no audit output" in short.stderr
+
+
+def test_audit_prints_the_data_warnings_among_them_unnamed_covariates(tmp_path):
+    from recuplift.simulate import simulate
+
+    path = tmp_path / "log.parquet"
+    simulate(n_users=80, n_candidates=6, n_items=40, seed=4).data.drop(columns=["item_text", "user_text"]).to_parquet(path)
+    common = ("audit", str(path), "--no-refute", "--estimators", "naive,aipw")
+    auto = run_cli(*common, "--out", str(tmp_path / "a"))
+    assert auto.returncode == 0, auto.stderr
+    assert "warning: table: covariates not named" in auto.stderr and "user_tenure_days" in auto.stderr
+    named = run_cli(*common, "--covariates", "price,category", "--out", str(tmp_path / "b"))
+    assert named.returncode == 0, named.stderr
+    assert "covariates not named" not in named.stderr

@@ -151,6 +151,14 @@ def test_warnings_do_not_stop_the_run():
     assert "below 0.1%" in rules
 
 
+def test_unnamed_covariates_are_listed_in_a_warning_and_named_ones_are_not():
+    df = base_frame().assign(spend=np.arange(8.0))  # e.g. a post-click metric that must not be adjusted for
+    rules = [w for w in validate(df).warnings if "covariates not named" in w.rule]
+    assert len(rules) == 1 and "spend" in rules[0].rule and "--covariates" in rules[0].hint
+    named = validate(df, Roles(covariates=("price",))).warnings
+    assert not any("covariates not named" in w.rule for w in named)
+
+
 def test_roles_from_mapping_parses_lists_and_rejects_unknown_keys():
     roles = Roles.from_mapping({"text": "a, b", "covariates": "x,y", "propensity": ""})
     assert roles.text == ("a", "b") and roles.covariates == ("x", "y") and roles.propensity is None

@@ -162,6 +162,8 @@ def audit(
         typer.echo(f"ground truth: ATE {truth['ate']:+.4f}, bias {truth['bias']:+.4f}, covered {truth['covered']}, "
                    f"PEHE {truth['pehe']:.4f}")
     typer.echo("seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in result.seconds.items()))
+    for warning in result.diagnostics["warnings"]:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"wrote {out}")
 
 

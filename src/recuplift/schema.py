@@ -190,6 +190,7 @@ def validate(df: pd.DataFrame, roles: Roles | None = None) -> ValidationReport:
     if df.columns.duplicated().any():
         dups = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
         raise DataError([Problem(c, "appears more than once in the header", hint="rename one") for c in dups])
+    covariates_named = (roles or Roles()).covariates is not None
     roles = (roles or Roles()).bind(df)
     if len(df) == 0:
         raise DataError(Problem(None, "empty table (no rows)", hint="check the file and any filter upstream"))
@@ -223,6 +224,12 @@ def validate(df: pd.DataFrame, roles: Roles | None = None) -> ValidationReport:
                                         hint="they become zero vectors with a missing indicator"))
     for col in roles.covariates or ():
         _check_covariate(df, col, problems)
+    if not covariates_named and roles.covariates:
+        shown = ", ".join(roles.covariates[:8]) + (", …" if len(roles.covariates) > 8 else "")
+        warnings.append(Problem(None, f"covariates not named: adjusting for every other numeric or categorical "
+                                      f"column ({shown})",
+                                hint="a column measured after exposure (another outcome, a post-click metric) "
+                                     "biases the effect; name the confounders with --covariates"))
 
     if treatment is not None:
         for arm in (0, 1):
