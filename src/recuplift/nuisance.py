@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import xgboost as xgb
-from sklearn.base import clone as xgb_clone
+from sklearn.base import clone
 from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
 from sklearn.model_selection import GroupKFold, KFold
 
@@ -98,7 +98,7 @@ def _early_stopped_outcome_model(binary: bool, W: np.ndarray, y: np.ndarray, gro
         not binary or (len(np.unique(y[held])) == 2 and len(np.unique(y[~held])) == 2))
     if not splittable:  # too few users (or clicks) to hold any out: the fixed schedule
         return outcome_model(binary, random_state).fit(W, y)
-    stopped = xgb_clone(model).set_params(early_stopping_rounds=ARM_PATIENCE).fit(
+    stopped = clone(model).set_params(early_stopping_rounds=ARM_PATIENCE).fit(
         W[~held], y[~held], eval_set=[(W[held], y[held])], verbose=False)
     return model.set_params(n_estimators=stopped.best_iteration + 1).fit(W, y)
 
