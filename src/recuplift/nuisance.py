@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import xgboost as xgb
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
 from sklearn.model_selection import GroupKFold, KFold
 
@@ -93,14 +93,24 @@ class ArmOutcome:
 def _early_stopped_outcome_model(binary: bool, W: np.ndarray, y: np.ndarray, groups: np.ndarray | None,
                                  random_state: int) -> xgb.XGBModel:
     model = outcome_model(binary, random_state, ARM_MAX_ROUNDS).set_params(learning_rate=ARM_LEARNING_RATE)
-    held = held_out_rows(groups, len(y), ARM_VALIDATION_SHARE, np.random.default_rng(random_state))
-    splittable = held.any() and not held.all() and (
-        not binary or (len(np.unique(y[held])) == 2 and len(np.unique(y[~held])) == 2))
-    if not splittable:  # too few users (or clicks) to hold any out: the fixed schedule
+    rounds = rounds_on_held_out_users(model, W, y, groups, random_state, ARM_VALIDATION_SHARE, ARM_PATIENCE)
+    if rounds is None:  # too few users (or clicks) to hold any out: the fixed schedule
         return outcome_model(binary, random_state).fit(W, y)
-    stopped = clone(model).set_params(early_stopping_rounds=ARM_PATIENCE).fit(
-        W[~held], y[~held], eval_set=[(W[held], y[held])], verbose=False)
-    return model.set_params(n_estimators=stopped.best_iteration + 1).fit(W, y)
+    return model.set_params(n_estimators=rounds).fit(W, y)
+
+
+def rounds_on_held_out_users(model: xgb.XGBModel, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None,
+                             random_state: int, share: float, patience: int) -> int | None:
+    """How many boosting rounds keep improving the loss of ``share`` of the users held out (``patience`` rounds
+    without improvement end the search); None when no user, or no class of a 0/1 target, can be held out."""
+    held = held_out_rows(groups, len(y), share, np.random.default_rng(random_state))
+    splittable = held.any() and not held.all() and (
+        not is_classifier(model) or (len(np.unique(y[held])) == 2 and len(np.unique(y[~held])) == 2))
+    if not splittable:
+        return None
+    stopped = clone(model).set_params(early_stopping_rounds=patience).fit(
+        X[~held], y[~held], eval_set=[(X[held], y[held])], verbose=False)
+    return stopped.best_iteration + 1
 
 
 def folds(n: int, groups: np.ndarray | None, n_folds: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -190,8 +190,9 @@ def validate(df: pd.DataFrame, roles: Roles | None = None) -> ValidationReport:
     if df.columns.duplicated().any():
         dups = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
         raise DataError([Problem(c, "appears more than once in the header", hint="rename one") for c in dups])
-    covariates_named = (roles or Roles()).covariates is not None
-    roles = (roles or Roles()).bind(df)
+    roles = roles or Roles()
+    covariates_named = roles.covariates is not None
+    roles = roles.bind(df)
     if len(df) == 0:
         raise DataError(Problem(None, "empty table (no rows)", hint="check the file and any filter upstream"))
     problems: list[Problem] = []
