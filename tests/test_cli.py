@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -123,6 +124,23 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     assert "truth" in report["policies"]["uplift"]
     short = run_cli("rank", str(data), "--uplift", str(tmp_path / "missing"), "--out", str(tmp_path / "x"))
     assert short.returncode == 2 and "no audit output" in short.stderr
+
+
+def test_audit_embeds_with_the_model_it_is_given_and_says_which(tmp_path, tiny_model):
+    from recuplift.simulate import simulate
+
+    path = tmp_path / "log.parquet"
+    simulate(n_users=80, n_candidates=6, n_items=40, seed=4).data.to_parquet(path)
+    folder = tiny_model("encoder")
+    common = ("audit", str(path), "--no-refute", "--estimators", "naive,aipw")
+    result = run_cli(*common, "--model", str(folder), "--pooling", "cls", "--out", str(tmp_path / "a"))
+    assert result.returncode == 0, result.stderr
+    text = json.loads((tmp_path / "a" / "results.json").read_text())["diagnostics"]["text"]
+    assert text["model"] == str(folder) and text["pooling"] == "cls"
+    assert set(text["columns"]) == {"item_text", "user_text"} and text["columns"]["item_text"]["n_distinct"] > 0
+    wrong = run_cli(*common, "--model", str(tmp_path / "no-such-model"), "--out", str(tmp_path / "b"))
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert "not a local Hugging Face model" in wrong.stderr and not (tmp_path / "b").exists()
 
 
 def test_audit_prints_the_data_warnings_among_them_unnamed_covariates(tmp_path):

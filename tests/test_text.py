@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -124,27 +123,9 @@ def test_kill_mid_write_leaves_a_readable_cache(tmp_path):
     assert got["0-0"][0].shape == (384,) and got["1-199"][0][0] == 1 and got["1-199"][1] == 5
 
 
-def _tiny_model(tmp_path, kind: str):
-    import transformers
-
-    folder = tmp_path / kind
-    source = default_model_path()
-    if kind == "encoder":
-        config = transformers.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2,
-                                         num_attention_heads=2, intermediate_size=64)
-        model = transformers.BertModel(config)
-    else:
-        config = transformers.GPT2Config(vocab_size=30522, n_embd=32, n_layer=2, n_head=2, n_positions=512)
-        model = transformers.GPT2Model(config)
-    model.save_pretrained(folder)
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        shutil.copy(source / name, folder / name)
-    return folder
-
-
 @pytest.mark.parametrize("kind, pooling", [("encoder", "cls"), ("encoder", "mean"), ("decoder", "last")])
-def test_any_local_model_directory(tmp_path, kind, pooling):
-    folder = _tiny_model(tmp_path, kind)
+def test_any_local_model_directory(tmp_path, tiny_model, kind, pooling):
+    folder = tiny_model(kind)
     enc = TextEncoder(model=folder, pooling=pooling, cache_dir=tmp_path / "c", progress=False)
     vectors = enc.encode(TEXTS + [None])
     assert vectors.shape == (len(TEXTS) + 1, 32)

@@ -374,6 +374,7 @@ class Audit:
                          for rung, n in self.nuisances_.items()},
             "uplift_validation": diagnostics.uplift_validation(self.uplift_, self.dr_, self.groups_),
             "warnings": [str(w) for w in self.report_.warnings],
+            "text": self.sets_.text_features.encoding_summary() if self.sets_.text_features is not None else None,
         }
         heterogeneity = {"deciles": deciles.to_dict(orient="records"), "by_group": self._group_effects(),
                          "drivers": _drivers(self.features_, self.uplift_, self.random_state)}

@@ -29,6 +29,8 @@ UserOpt = Annotated[Optional[str], typer.Option("--user-id", help="User id colum
 ItemOpt = Annotated[Optional[str], typer.Option("--item-id", help="Item id column.")]
 TextOpt = Annotated[Optional[list[str]], typer.Option("--text", help="Text column (repeatable); default item_text and user_text when present.")]
 CovariatesOpt = Annotated[Optional[str], typer.Option("--covariates", help="Comma-separated tabular covariates; default: every other numeric/categorical column.")]
+ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="Local Hugging Face model folder for the text columns (default all-MiniLM-L6-v2).")]
+PoolingOpt = Annotated[str, typer.Option("--pooling", help="Token pooling: mean, cls or last (decoders).")]
 
 
 def roles_from_flags(treatment: str = "exposed", outcome: str = "outcome", propensity: str | None = "propensity",
@@ -99,8 +101,8 @@ def embed(
     data: Annotated[Optional[str], typer.Argument(help="Parquet, CSV or file.duckdb::table.")] = None,
     text: TextOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Folder for <column>.parquet and rows.parquet.")] = None,
-    model: Annotated[Optional[Path], typer.Option(help="Local Hugging Face model folder (default all-MiniLM-L6-v2).")] = None,
-    pooling: Annotated[str, typer.Option(help="mean, cls or last.")] = "mean",
+    model: ModelOpt = None,
+    pooling: PoolingOpt = "mean",
     max_length: Annotated[int, typer.Option(help="Tokens per text; longer texts are truncated and counted.")] = 256,
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 64,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Embedding cache folder (default $RECUPLIFT_CACHE_DIR or ~/.cache/recuplift).")] = None,
@@ -141,14 +143,21 @@ def audit(
     estimators: Annotated[str, typer.Option("--estimators", help="Comma-separated registry names.")] = "naive,ipw,aipw,linear_dml",
     refute: Annotated[bool, typer.Option("--refute/--no-refute", help="Run DoWhy's refuters (slowest stage).")] = True,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same numbers.")] = 0,
+    model: ModelOpt = None,
+    pooling: PoolingOpt = "mean",
 ) -> None:
     """Audit a log: DoWhy model → identify → estimate → refute; what exposure caused, for whom, how sure."""
     from .causal import Audit
     from .io import read_table
+    from .text import TextEncoder
 
     roles = roles_from_flags(treatment, outcome, propensity, position, user_id, item_id, text, covariates, modifiers)
     names = tuple(e.strip() for e in estimators.split(",") if e.strip())
-    result = Audit(roles, estimators=names, run_refuters=refute, random_state=seed).fit(read_table(data))
+    try:  # a wrong model folder fails here, before the log is read
+        encoder = TextEncoder(model=model, pooling=pooling).checked()
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--model/--pooling") from err
+    result = Audit(roles, estimators=names, encoder=encoder, run_refuters=refute, random_state=seed).fit(read_table(data))
     result.write(out)
     _echo_table(result.summary())
     ate, rec = result.ate, result.recommended

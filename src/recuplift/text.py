@@ -91,6 +91,13 @@ class TextEncoder:
                              "pass a folder saved with save_pretrained, or leave model unset for all-MiniLM-L6-v2")
         return path
 
+    def checked(self) -> "TextEncoder":
+        """This encoder, once its model folder and settings are known to be usable: commands call it before
+        reading any data, so a typo in a path fails in a second, not after the log has loaded."""
+        self._check_params()
+        _ = self.model_path
+        return self
+
     def _check_params(self) -> None:
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got '{self.pooling}'")

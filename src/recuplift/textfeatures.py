@@ -96,6 +96,12 @@ class TextFeatures(TransformerMixin, BaseEstimator):
     def _encoder(self) -> TextEncoder:
         return self.encoder if self.encoder is not None else TextEncoder()
 
+    def encoding_summary(self) -> dict[str, Any]:
+        """Which model embedded the text and what embedding each column cost: provenance for results.json."""
+        encoder = self._encoder()
+        return {"model": str(encoder.model_path), "pooling": encoder.pooling, "max_length": encoder.max_length,
+                "columns": {col: stats.to_dict() for col, stats in getattr(self, "encode_stats_", {}).items()}}
+
     # -- embedding -------------------------------------------------------------------------------------------
     def _embed(self, df: pd.DataFrame) -> dict[str, EmbeddedColumn]:
         if self.granularity not in ("sentence", "text"):
