@@ -25,6 +25,7 @@ import pandas as pd
 from _harness import report
 from recuplift.causal import DEFAULT_ESTIMATORS, Audit
 from recuplift.inference import mean_interval
+from recuplift.nuisance import Nuisances, dr_scores
 from recuplift.simulate import simulate
 from recuplift.text import TextEncoder
 
@@ -36,9 +37,10 @@ ESTIMATORS = {"logged": tuple(e for e in DEFAULT_ESTIMATORS if e != "linear_dml"
 
 def oracle_covers(data: pd.DataFrame) -> bool:
     """Whether AIPW with the true nuisances (an efficient-influence-function interval) covers the true ATE."""
-    y, z, e = data["outcome"].to_numpy(float), data["exposed"].to_numpy(float), data["true_propensity"].to_numpy()
-    mu1, mu0 = data["true_p1"].to_numpy(), data["true_p0"].to_numpy()
-    interval = mean_interval(mu1 - mu0 + z * (y - mu1) / e - (1 - z) * (y - mu0) / (1 - e), data["user_id"].to_numpy())
+    truth = Nuisances(propensity=data["true_propensity"].to_numpy(), mu0=data["true_p0"].to_numpy(),
+                      mu1=data["true_p1"].to_numpy(), propensity_source="true", n_clipped=0, clip=0.0)
+    scores = dr_scores(data["outcome"].to_numpy(float), data["exposed"].to_numpy(float), truth)
+    interval = mean_interval(scores, data["user_id"].to_numpy())
     return bool(interval.ci_low <= data["true_uplift"].mean() <= interval.ci_high)
 
 

@@ -7,7 +7,7 @@ user random effect on the click (so a user's rows are correlated and only user-c
 a heterogeneous effect on the logit scale; propensities in [0.03, 0.97]. Every confounder is observed, so an
 estimator that generalizes should be close to unbiased here with or without the logged propensity.
 
-Per seed the default audit (``naive, aipw``; no refuters) runs twice, as logged and with the propensity column
+Per seed the audit with ``naive, aipw`` (no refuters) runs twice, as logged and with the propensity column
 removed. Reported per case: coverage of the true sample ATE by the recommended estimate's 95% interval, mean
 bias, the share of the naive bias removed, and the root mean square of bias / standard error (≈ 1 when the
 intervals are as wide as the errors).

@@ -100,7 +100,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         """Which model embedded the text and what embedding each column cost: provenance for results.json."""
         encoder = self._encoder()
         return {"model": str(encoder.model_path), "pooling": encoder.pooling, "max_length": encoder.max_length,
-                "columns": {col: stats.to_dict() for col, stats in getattr(self, "encode_stats_", {}).items()}}
+                "columns": {col: stats.to_dict() for col, stats in self.encode_stats_.items()}}
 
     # -- embedding -------------------------------------------------------------------------------------------
     def _embed(self, df: pd.DataFrame) -> dict[str, EmbeddedColumn]:
