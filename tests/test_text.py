@@ -135,6 +135,20 @@ def test_any_local_model_directory(tmp_path, tiny_model, kind, pooling):
     assert again.last_stats_.cache_hits == len(TEXTS)
 
 
+def test_loading_the_model_is_quiet_unless_progress_is_asked_for(tmp_path, tiny_model, capsys):
+    """transformers draws a weight-loading bar on stderr, which lands in every CLI run and rendered report; we
+    hide it unless progress=True, and leave transformers' own switch as we found it."""
+    from transformers.utils import logging as hf_logging
+
+    folder = tiny_model("encoder")
+    capsys.readouterr()
+    TextEncoder(model=folder, cache_dir=False, progress=False).encode(["a quiet load"])
+    assert "Loading weights" not in capsys.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()
+    TextEncoder(model=folder, cache_dir=False, progress=True).encode(["a loud load"])
+    assert "Loading weights" in capsys.readouterr().err
+
+
 def test_bad_model_and_pooling_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="not a local Hugging Face model"):
         TextEncoder(model=tmp_path, cache_dir=False).encode(["x"])

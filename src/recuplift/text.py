@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -136,9 +136,22 @@ class TextEncoder:
         if tokenizer.pad_token is None:  # decoder-only models ship without one
             tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
         self._tokenizer = tokenizer
-        net = AutoModel.from_pretrained(self.model_path, local_files_only=True)
+        net = self._quietly(lambda: AutoModel.from_pretrained(self.model_path, local_files_only=True))
         net.eval()
         self._net = net
+
+    def _quietly(self, load: Callable[[], Any]) -> Any:
+        """Run ``load`` without transformers' own weight-loading bar unless progress was asked for: it is noise
+        on every CLI run and in every rendered report (stderr cells), and loading takes well under a second."""
+        from transformers.utils import logging as hf_logging
+
+        if self.progress or not hf_logging.is_progress_bar_enabled():
+            return load()
+        hf_logging.disable_progress_bar()
+        try:
+            return load()
+        finally:
+            hf_logging.enable_progress_bar()
 
     def _token_lengths(self, texts: list[str]) -> np.ndarray:
         tokenizer = self._tokenizer
