@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 from xgboost import XGBRegressor
 
-from recuplift.upliftmodel import UpliftModel, fit_uplift_regressor
+from recuplift.upliftmodel import PLUG_IN_COLUMNS, UpliftModel, fit_uplift_regressor, plug_in_features
 
 
 def _scores(effect, seed: int = 0):
@@ -51,6 +52,29 @@ def test_uplift_second_stage_learns_signal_and_ignores_noise():
     tau = np.where(F[:, 0] > 0, 1.0, -1.0)
     learned = fit_uplift_regressor(F, tau + noise, users, random_state=0).predict(F)
     assert np.corrcoef(learned, tau)[0, 1] > 0.8
+
+
+def test_an_effect_that_follows_the_outcome_level_gets_the_calibrated_plug_in():
+    """Among many noisy features, an effect that is a line in the outcome models' predictions is learned best
+    by a ridge on the plug-in columns alone, and held-out users choose it; an effect carried by one ordinary
+    feature does not choose it."""
+    rng = np.random.default_rng(5)
+    n = 8000
+    noise_features = rng.normal(size=(n, 60))
+    mu0 = np.exp(rng.normal(-3, 0.6, n))
+    mu1 = mu0 * 1.8
+    F = np.column_stack([noise_features, plug_in_features(mu0, mu1)])
+    users = np.repeat(np.arange(n // 10), 10)
+    tau = mu1 - mu0
+    dr = tau + rng.normal(0, 0.25, n)
+    chosen = fit_uplift_regressor(F, dr, users, random_state=0, n_plug_in=PLUG_IN_COLUMNS)
+    assert isinstance(chosen, Pipeline) and isinstance(chosen[0], FunctionTransformer)
+    full = fit_uplift_regressor(F, dr, users, random_state=0)  # without the candidate: the full ridge or trees
+    assert np.corrcoef(chosen.predict(F), tau)[0, 1] > np.corrcoef(full.predict(F), tau)[0, 1] + 0.05
+    other = 0.05 * np.sign(noise_features[:, 0])
+    elsewhere = fit_uplift_regressor(F, other + rng.normal(0, 0.25, n), users, random_state=0,
+                                     n_plug_in=PLUG_IN_COLUMNS)
+    assert not (isinstance(elsewhere, Pipeline) and isinstance(elsewhere[0], FunctionTransformer))
 
 
 def _level_proportional_log(seed: int, n_users: int) -> tuple[pd.DataFrame, np.ndarray]:

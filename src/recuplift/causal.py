@@ -34,7 +34,7 @@ from .metrics import pehe, qini_curve, uplift_by_quantile
 from .nuisance import Nuisances, cross_fit, dr_scores, folds, regression_model, treatment_model
 from .schema import DataError, Problem, Roles, validate
 from .text import TextEncoder
-from .upliftmodel import fit_uplift_regressor, plug_in_features
+from .upliftmodel import PLUG_IN_COLUMNS, fit_uplift_regressor, plug_in_features
 
 DEFAULT_ESTIMATORS = ("naive", "ipw", "aipw", "linear_dml")
 REFUTATION_MAX_ROWS = 20_000
@@ -284,8 +284,8 @@ class Audit:
         F = np.column_stack([features.to_numpy(float), plug_in_features(nuis.mu0, nuis.mu1)])
         uplift = np.empty(len(self.y_))
         for k, (train, test) in enumerate(folds(len(self.y_), self.groups_, self.n_folds, self.random_state + 1)):
-            model = fit_uplift_regressor(F[train], self.dr_[train],
-                                         None if self.groups_ is None else self.groups_[train], self.random_state + k)
+            model = fit_uplift_regressor(F[train], self.dr_[train], None if self.groups_ is None else self.groups_[train],
+                                         self.random_state + k, n_plug_in=PLUG_IN_COLUMNS)
             uplift[test] = model.predict(F[test])
         self.uplift_ = uplift
         self.nuisance_richest_ = nuis

@@ -4,7 +4,7 @@ The audit's per-row uplift is predicted out of fold for the rows it audited; ran
 feedback loop, a production reranker) needs a model that carries the featurization with it. This one
 builds the audit's richest adjustment features (tabular + text + pair), cross-fits the nuisances, and
 fits the outcome model of each arm (relevance is the outcome if shown) and uplift (a DR-learner on the doubly
-robust scores, ridge or XGBoost by held-out loss, which also sees the outcome models' predictions).
+robust scores: XGBoost, a ridge, or a ridge calibrating the outcome models' predictions alone, by held-out loss).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from .adjustment import AdjustmentSets, build_adjustment_sets
+from .inference import cluster_se
 from .nuisance import ArmOutcome, cross_fit, dr_scores, folds, regression_model, rounds_on_held_out_users
 from .schema import Roles, validate
 from .text import TextEncoder
@@ -24,6 +25,7 @@ from .text import TextEncoder
 
 UPLIFT_VALIDATION_SHARE = 0.2
 RIDGE_ALPHAS = np.logspace(-2, 8, 21)  # on standardized features; leave-one-out picks one
+PLUG_IN_COLUMNS = 3  # what plug_in_features returns
 
 
 def plug_in_features(mu0: np.ndarray, mu1: np.ndarray) -> np.ndarray:
@@ -38,16 +40,30 @@ def plug_in_features(mu0: np.ndarray, mu1: np.ndarray) -> np.ndarray:
     return np.column_stack([mu0, mu1, mu1 - mu0])
 
 
-def fit_uplift_regressor(F: np.ndarray, dr: np.ndarray, groups: np.ndarray | None, random_state: int):
+def _last_columns(X: np.ndarray, n: int) -> np.ndarray:
+    return np.asarray(X)[:, -n:]
+
+
+def fit_uplift_regressor(F: np.ndarray, dr: np.ndarray, groups: np.ndarray | None, random_state: int,
+                         n_plug_in: int = 0):
     """The second stage of the DR-learner: a regression of the doubly robust scores on the features.
 
-    Two candidates: shallow XGBoost with as many trees as keep improving held-out users' squared error, and a
-    ridge regression (penalty by leave-one-out). The one with the smaller squared error on the scores of users
-    it was not fitted on (grouped cross-validation) is refitted on all rows — a valid loss for the effect, since
-    E[(DR − τ̂)²] = E[(τ − τ̂)²] + a constant. DR scores are mostly noise (weights up to 1/e): a fixed 200 trees
-    learned that noise and predicted worse than a constant (√PEHE 0.085 against 0.040, 10 simulator seeds).
-    With text components as features the effect is close to linear and the ridge tends to win; where it is
-    not (a threshold in one feature, tests/test_upliftmodel.py) the trees do."""
+    Candidates: shallow XGBoost with as many trees as keep improving held-out users' squared error, and a
+    ridge regression (penalty by leave-one-out), both on every column; and, when the last ``n_plug_in`` columns
+    of ``F`` are the outcome models' predictions (:func:`plug_in_features`), a ridge on those columns alone —
+    a calibration of what the outcome models learned, with three coefficients to estimate instead of a hundred.
+    Each is scored by its squared error on the scores of users it was not fitted on (grouped cross-validation) —
+    a valid loss for the effect, since E[(DR − τ̂)²] = E[(τ − τ̂)²] + a constant — and the winner is refitted on
+    all rows. DR scores are mostly noise (weights up to 1/e): a fixed 200 trees learned that noise and
+    predicted worse than a constant (√PEHE 0.085 against 0.040, 10 simulator seeds), and a ridge over every
+    text component spends its few degrees of freedom on that noise too. Where the effect is a line in the
+    covariates the full ridge wins; where it is not (a threshold in one feature, tests/test_upliftmodel.py) the
+    trees do; where it follows the outcome's level the calibration does.
+
+    With the calibration among the candidates, the one-standard-error rule decides: the calibration is kept
+    unless a richer candidate's held-out loss is lower by more than one (user-clustered) standard error of
+    the paired difference. The differences are tiny beside the scores' noise, and picking the plain minimum
+    flipped between candidates from one cross-fitting fold to the next on the same log."""
     trees = regression_model(random_state, 500).set_params(max_depth=3, min_child_weight=50, learning_rate=0.05)
     rounds = rounds_on_held_out_users(trees, F, dr, groups, random_state, UPLIFT_VALIDATION_SHARE, patience=40)
     if rounds is None:  # too few users to hold any out: a short, fixed schedule
@@ -57,11 +73,22 @@ def fit_uplift_regressor(F: np.ndarray, dr: np.ndarray, groups: np.ndarray | Non
     ridge = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
     splits = folds(len(dr), groups, 3, random_state)
 
-    def cv_error(model) -> float:
-        return sum(float(np.sum((dr[test] - clone(model).fit(F[train], dr[train]).predict(F[test])) ** 2))
-                   for train, test in splits)
+    def held_out_errors(model) -> np.ndarray:
+        errors = np.empty(len(dr))
+        for train, test in splits:
+            errors[test] = (dr[test] - clone(model).fit(F[train], dr[train]).predict(F[test])) ** 2
+        return errors
 
-    return min((trees, ridge), key=cv_error).fit(F, dr)
+    best, best_errors = min(((model, held_out_errors(model)) for model in (trees, ridge)),
+                            key=lambda pair: pair[1].mean())
+    if not n_plug_in:
+        return best.fit(F, dr)
+    plug_alpha = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS)).fit(F[:, -n_plug_in:], dr)[-1].alpha_
+    calibration = make_pipeline(FunctionTransformer(_last_columns, kw_args={"n": n_plug_in}), StandardScaler(),
+                                Ridge(alpha=plug_alpha))
+    gain = held_out_errors(calibration) - best_errors  # > 0 where the richer candidate predicts better
+    clearly_better = gain.mean() > cluster_se(gain - gain.mean(), groups)
+    return (best if clearly_better else calibration).fit(F, dr)
 
 
 class UpliftModel:
@@ -95,7 +122,8 @@ class UpliftModel:
         self.arm_models_ = [ArmOutcome.fit(binary, W[t == arm], y[t == arm], self.random_state,
                                            None if groups is None else groups[t == arm]) for arm in (0, 1)]
         F = self._features(self.sets_, nuisances.mu0, nuisances.mu1)
-        self.uplift_model_ = fit_uplift_regressor(F, dr_scores(y, t, nuisances), groups, self.random_state)
+        self.uplift_model_ = fit_uplift_regressor(F, dr_scores(y, t, nuisances), groups, self.random_state,
+                                                  n_plug_in=PLUG_IN_COLUMNS)
         return self
 
     def _confounders(self, sets: AdjustmentSets) -> np.ndarray:
