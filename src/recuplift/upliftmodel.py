@@ -44,6 +44,11 @@ def _last_columns(X: np.ndarray, n: int) -> np.ndarray:
     return np.asarray(X)[:, -n:]
 
 
+def _ridge_by_leave_one_out(X: np.ndarray, y: np.ndarray) -> Ridge:
+    """An unfitted ridge whose penalty leave-one-out chose on standardized ``X``."""
+    return Ridge(alpha=make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS)).fit(X, y)[-1].alpha_)
+
+
 def fit_uplift_regressor(F: np.ndarray, dr: np.ndarray, groups: np.ndarray | None, random_state: int,
                          n_plug_in: int = 0):
     """The second stage of the DR-learner: a regression of the doubly robust scores on the features.
@@ -69,8 +74,7 @@ def fit_uplift_regressor(F: np.ndarray, dr: np.ndarray, groups: np.ndarray | Non
     if rounds is None:  # too few users to hold any out: a short, fixed schedule
         return trees.set_params(n_estimators=50).fit(F, dr)
     trees.set_params(n_estimators=rounds)
-    alpha = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS)).fit(F, dr)[-1].alpha_
-    ridge = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
+    ridge = make_pipeline(StandardScaler(), _ridge_by_leave_one_out(F, dr))
     splits = folds(len(dr), groups, 3, random_state)
 
     def held_out_errors(model) -> np.ndarray:
@@ -83,9 +87,8 @@ def fit_uplift_regressor(F: np.ndarray, dr: np.ndarray, groups: np.ndarray | Non
                             key=lambda pair: pair[1].mean())
     if not n_plug_in:
         return best.fit(F, dr)
-    plug_alpha = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS)).fit(F[:, -n_plug_in:], dr)[-1].alpha_
     calibration = make_pipeline(FunctionTransformer(_last_columns, kw_args={"n": n_plug_in}), StandardScaler(),
-                                Ridge(alpha=plug_alpha))
+                                _ridge_by_leave_one_out(F[:, -n_plug_in:], dr))
     gain = held_out_errors(calibration) - best_errors  # > 0 where the richer candidate predicts better
     clearly_better = gain.mean() > cluster_se(gain - gain.mean(), groups)
     return (best if clearly_better else calibration).fit(F, dr)
