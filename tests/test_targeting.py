@@ -52,6 +52,9 @@ def test_predicted_segment_effects_agree_with_a_randomized_test(audited_log):
     # what it can resolve; every larger segment must flag it.
     wrong = compare_with_test(result.uplift.assign(dr_score=result.uplift["dr_score"] + 0.1), rct.data)
     assert not wrong.loc[wrong["share"] > 0.1, "agrees"].any()
+    # twice that shift is beyond every segment's margin, the top 10% included
+    wronger = compare_with_test(result.uplift.assign(dr_score=result.uplift["dr_score"] + 0.2), rct.data)
+    assert not wronger["agrees"].any()
 
 
 def test_audit_table_errors_are_clear(tmp_path):
