@@ -105,8 +105,10 @@ def test_bad_roles_fail_before_any_work():
     df = simulate(n_users=30, n_candidates=5, n_items=20, seed=1).data
     with pytest.raises(DataError, match="missing column"):
         Audit(Roles(treatment="shown"), progress=False).fit(df)
-    with pytest.raises(DataError, match="unknown estimator"):
+    with pytest.raises(ValueError, match=r"unknown estimator\(s\) \['bogus'\]; choose from naive"):
         Audit(estimators=("naive", "bogus"), progress=False).fit(df)
+    with pytest.raises(ValueError, match="no estimator given"):
+        Audit(estimators=(), progress=False).fit(df)
 
 
 def test_cli_audit_bad_roles_exit_2(tmp_path):
@@ -115,6 +117,12 @@ def test_cli_audit_bad_roles_exit_2(tmp_path):
     result = subprocess.run([sys.executable, "-m", "recuplift.cli", "audit", str(path), "--out", str(tmp_path / "o"),
                              "--outcome", "bought"], capture_output=True, text=True)
     assert result.returncode == 2 and "'bought'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
+    # a wrong option is named as the option, not reported as a problem in the data
+    result = subprocess.run([sys.executable, "-m", "recuplift.cli", "audit", str(path), "--out", str(tmp_path / "o"),
+                             "--estimators", "aipw,bogus"], capture_output=True, text=True)
+    assert result.returncode == 2 and "--estimators" in result.stderr and "'bogus'" in result.stderr
+    assert "problem in the data" not in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
 
 

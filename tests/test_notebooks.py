@@ -132,6 +132,12 @@ def test_a_failing_cell_exits_nonzero_and_leaves_no_html(tmp_path):
     assert (tmp_path / "r.ipynb").exists()  # the failed notebook is kept to read the error in context
 
 
-def test_unknown_report_is_a_clear_error():
+def test_unknown_report_is_a_clear_error(tmp_path):
     with pytest.raises(ReportError, match="unknown report"):
         render_report("sales_forecast", "x.html")
+    # on the command line a wrong name or parameter is a usage error (status 2), unlike a failing notebook (1)
+    for args, named in ((["sales_forecast"], "NAME"), (["audit", "-p", "colour=red"], "--parameter")):
+        out = subprocess.run([sys.executable, "-m", "recuplift.cli", "report", *args, "--out", str(tmp_path / "r.html")],
+                             capture_output=True, text=True)
+        assert out.returncode == 2 and named in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert not list(tmp_path.iterdir())

@@ -144,13 +144,16 @@ def test_open_bandit_protocol_runs_and_beats_ips_in_both_directions():
 
 
 def test_open_bandit_errors_are_clear():
-    from recuplift.openbandit import load_open_bandit
-    from recuplift.schema import DataError
+    from recuplift.openbandit import load_open_bandit, policy_by_name
 
-    with pytest.raises(DataError, match="unknown behavior"):
+    with pytest.raises(ValueError, match="unknown behavior 'greedy'; choose from random, bts"):
         load_open_bandit("greedy")
-    with pytest.raises(DataError, match="campaign"):
+    with pytest.raises(ValueError, match="unknown campaign 'kids'"):
         load_open_bandit("random", "kids")
+    log = load_open_bandit("random", "men")
+    with pytest.raises(ValueError, match="unknown policy 'greedy'"):
+        policy_by_name("greedy", log)
+    assert np.array_equal(policy_by_name("random", log), policy_by_name("uniform", log))
 
 
 def test_bts_policy_is_a_distribution_per_slot():

@@ -32,7 +32,7 @@ from .inference import mean_interval
 from .io import write_json, write_table
 from .metrics import pehe, qini_curve, uplift_by_quantile
 from .nuisance import Nuisances, cross_fit, dr_scores, folds, regression_model, treatment_model
-from .schema import DataError, Problem, Roles, validate
+from .schema import Roles, validate
 from .text import TextEncoder
 from .upliftmodel import PLUG_IN_COLUMNS, fit_uplift_regressor, plug_in_features
 
@@ -173,10 +173,7 @@ class Audit:
 
     # -- the four verbs -------------------------------------------------------------------------------------
     def model(self, df: pd.DataFrame) -> "Audit":
-        unknown = [e for e in self.estimators if e not in _estimator_names()]
-        if unknown:
-            raise DataError(Problem(None, f"unknown estimator(s) {unknown}",
-                                    hint=f"choose from {', '.join(_estimator_names())}"))
+        check_estimator_names(self.estimators)
         self.report_ = validate(df, self.roles)
         roles = self.report_.roles
         self.roles_ = roles
@@ -240,6 +237,7 @@ class Audit:
 
     def fit(self, df: pd.DataFrame) -> AuditResult:
         """model → identify → estimate → refute, timed per stage."""
+        check_estimator_names(self.estimators)  # before the progress bar starts
         seconds: dict[str, float] = {}
         stages = [("model", lambda: self.model(df)), ("identify", self.identify), ("estimate", self.estimate),
                   ("refute", self.refute)]
@@ -429,10 +427,14 @@ class Audit:
         return groups
 
 
-def _estimator_names() -> list[str]:
+def check_estimator_names(names: tuple[str, ...]) -> None:
+    """An unknown estimator is a wrong argument, not a problem in the data: ValueError, before any work."""
     from .estimators import estimator_names
 
-    return estimator_names()
+    unknown = [name for name in names if name not in estimator_names()]
+    if unknown or not names:
+        raise ValueError(f"unknown estimator(s) {unknown}; choose from {', '.join(estimator_names())}" if unknown
+                         else f"no estimator given; choose from {', '.join(estimator_names())}")
 
 
 def _safe_columns(frame: pd.DataFrame) -> pd.DataFrame:

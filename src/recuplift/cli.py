@@ -147,12 +147,16 @@ def audit(
     pooling: PoolingOpt = "mean",
 ) -> None:
     """Audit a log: DoWhy model → identify → estimate → refute; what exposure caused, for whom, how sure."""
-    from .causal import Audit
+    from .causal import Audit, check_estimator_names
     from .io import read_table
     from .text import TextEncoder
 
     roles = roles_from_flags(treatment, outcome, propensity, position, user_id, item_id, text, covariates, modifiers)
     names = tuple(e.strip() for e in estimators.split(",") if e.strip())
+    try:
+        check_estimator_names(names)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--estimators") from err
     try:  # a wrong model folder fails here, before the log is read
         encoder = TextEncoder(model=model, pooling=pooling).checked()
     except ValueError as err:
@@ -220,11 +224,15 @@ def rank(
     typer.echo(f"wrote {out / 'ranking.parquet'} and {out / 'ranking.json'}")
 
 
-def _open_bandit_source(spec: str) -> tuple[str, str]:
-    """``obd:BEHAVIOR/CAMPAIGN`` → (behavior, campaign)."""
-    if not spec.startswith("obd:") or "/" not in spec:
-        raise typer.BadParameter(f"expected obd:BEHAVIOR/CAMPAIGN (e.g. obd:bts/all); got {spec!r}")
-    behavior, campaign = spec[4:].split("/", 1)
+def _open_bandit_source(spec: str, flag: str) -> tuple[str, str]:
+    """``obd:BEHAVIOR/CAMPAIGN`` → (behavior, campaign), checked before anything is read."""
+    from .openbandit import BEHAVIORS, CAMPAIGNS
+
+    behavior, _, campaign = spec.removeprefix("obd:").partition("/")
+    if not spec.startswith("obd:") or behavior not in BEHAVIORS or campaign not in CAMPAIGNS:
+        raise typer.BadParameter(f"expected obd:BEHAVIOR/CAMPAIGN with BEHAVIOR one of {', '.join(BEHAVIORS)} and "
+                                 f"CAMPAIGN one of {', '.join(CAMPAIGNS)} (e.g. obd:bts/all); got {spec!r}",
+                                 param_hint=flag)
     return behavior, campaign
 
 
@@ -239,13 +247,17 @@ def ope(
 ) -> None:
     """Evaluate a policy off policy on the Open Bandit Dataset, against another log's on-policy value."""
     from .io import read_table, to_json_safe, write_json
-    from .openbandit import load_open_bandit, off_policy_benchmark, policy_by_name, policy_from_table
+    from .openbandit import POLICY_NAMES, load_open_bandit, off_policy_benchmark, policy_by_name, policy_from_table
 
-    log = load_open_bandit(*_open_bandit_source(logs))
-    target = policy_from_table(read_table(policy), log) if policy.endswith((".parquet", ".csv")) else policy_by_name(policy, log)
     if truth is None:
-        raise typer.BadParameter("give --truth obd:BEHAVIOR/CAMPAIGN: the evaluated policy's own log")
-    truth_log = load_open_bandit(*_open_bandit_source(truth))
+        raise typer.BadParameter("give the evaluated policy's own log, obd:BEHAVIOR/CAMPAIGN", param_hint="--truth")
+    sources = _open_bandit_source(logs, "--logs"), _open_bandit_source(truth, "--truth")
+    from_file = policy.endswith((".parquet", ".csv"))
+    if not from_file and policy not in POLICY_NAMES:
+        raise typer.BadParameter(f"use {', '.join(POLICY_NAMES)} or a POLICY.parquet file; got {policy!r}",
+                                 param_hint="--policy")
+    log, truth_log = (load_open_bandit(*source) for source in sources)
+    target = policy_from_table(read_table(policy), log) if from_file else policy_by_name(policy, log)
     result = off_policy_benchmark(log, target, truth_log.on_policy_value, runs=runs, seed=seed)
     write_json(to_json_safe(result), out / "results.json")
     typer.echo(f"truth (on-policy CTR of {truth}): {result['truth']:.5f}; recommended: {result['recommended']}")
@@ -322,11 +334,17 @@ def report(
     """Execute a notebook with parameters and render it to HTML without code."""
     from .report import ReportError, notebook_path, parse_parameters, render_report
 
-    try:
+    try:  # a wrong name or parameter is a usage error (status 2); a notebook that fails to run, status 1
         notebook = notebook_path(name)
+    except ReportError as err:
+        raise typer.BadParameter(str(err), param_hint="NAME") from err
+    try:
         params = parse_parameters(parameter or [], notebook)
-        target = out or Path("reports") / f"{notebook.stem.split('_', 1)[1]}.html"
-        typer.echo(f"executing {notebook.name} …")
+    except ReportError as err:
+        raise typer.BadParameter(str(err), param_hint="--parameter") from err
+    target = out or Path("reports") / f"{notebook.stem.split('_', 1)[1]}.html"
+    typer.echo(f"executing {notebook.name} …")
+    try:
         render_report(name, target, params)
     except ReportError as err:
         typer.echo(f"error: {err}", err=True)

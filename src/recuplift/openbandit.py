@@ -21,6 +21,7 @@ from .schema import DataError, Problem
 
 BEHAVIORS = ("random", "bts")
 CAMPAIGNS = ("all", "men", "women")
+POLICY_NAMES = ("uniform", "random", "bts")  # "random" is the uniform policy under the log's name
 INSTALL = "pip install --no-deps obp==0.4.1"
 
 
@@ -51,9 +52,9 @@ class OpenBanditLog:
 def load_open_bandit(behavior: str = "random", campaign: str = "all") -> OpenBanditLog:
     """Read a behaviour policy's log from the CSVs shipped in ``obp==0.4.1``."""
     if behavior not in BEHAVIORS:
-        raise DataError(Problem(None, f"unknown behavior '{behavior}'", hint=f"choose from {', '.join(BEHAVIORS)}"))
+        raise ValueError(f"unknown behavior '{behavior}'; choose from {', '.join(BEHAVIORS)}")
     if campaign not in CAMPAIGNS:
-        raise DataError(Problem(None, f"unknown campaign '{campaign}'", hint=f"choose from {', '.join(CAMPAIGNS)}"))
+        raise ValueError(f"unknown campaign '{campaign}'; choose from {', '.join(CAMPAIGNS)}")
     path = _package_dir() / "dataset" / "obd" / behavior / campaign / f"{campaign}.csv"
     if not path.exists():
         raise DataError(Problem(None, f"{path} is missing from the obp package", hint=INSTALL))
@@ -90,11 +91,11 @@ def bernoulli_ts_policy(campaign: str = "all", n_items: int | None = None, len_l
 
 def policy_by_name(name: str, log: OpenBanditLog) -> np.ndarray:
     """``uniform`` or ``bts`` (the production Thompson sampler), shaped for ``log``."""
-    if name == "uniform" or name == "random":
-        return uniform_policy(log.n_items, log.len_list)
+    if name not in POLICY_NAMES:
+        raise ValueError(f"unknown policy '{name}'; use {', '.join(POLICY_NAMES)} or a POLICY.parquet file")
     if name == "bts":
         return bernoulli_ts_policy(log.campaign, log.n_items, log.len_list)
-    raise DataError(Problem(None, f"unknown policy '{name}'", hint="use uniform, bts or a POLICY.parquet file"))
+    return uniform_policy(log.n_items, log.len_list)
 
 
 def policy_from_table(table: pd.DataFrame, log: OpenBanditLog) -> np.ndarray:
