@@ -39,6 +39,9 @@ def test_results_json_has_the_documented_fields(audited):
     names = {r["name"] for r in info["refutations"]}
     assert {"placebo_treatment", "random_common_cause", "data_subset", "unobserved_common_cause", "e_value"} <= names
     assert all(isinstance(r["passed"], bool) and r["detail"] for r in info["refutations"])
+    for r in info["refutations"]:  # DoWhy's refuters start from their own refit: the detail says so, with its value
+        if r["name"] != "e_value":
+            assert f"DoWhy's LinearDML refit {r['estimate']:+.4f}" in r["detail"]
     truth = info["ground_truth"]
     assert truth["ate"] == pytest.approx(sim.truth["true_ate"]) and "pehe" in truth and "covered" in truth
     for row in info["estimates"]:  # every estimate scored against the truth, PEHE where it has per-row effects
