@@ -195,3 +195,23 @@ def test_arm_outcome_models_stop_early_on_held_out_users_and_beat_the_fixed_sche
     # without user ids the held-out rows are single rows; one class only falls back to the mean
     assert ArmOutcome.fit(True, W[:500], y[:500], random_state=0).predict(W[:3]).shape == (3,)
     assert ArmOutcome.fit(True, W[:50], np.zeros(50), random_state=0).model is None
+
+
+def test_outcome_models_that_learn_nothing_are_flagged_in_the_audit_warnings(confounded):
+    from recuplift.causal import _nuisance_warnings
+    from recuplift.nuisance import cross_fit
+
+    y, t, W, groups, _, _ = confounded
+    learned = cross_fit(y, t, W, groups)  # a continuous outcome driven by W: every fold's models split
+    assert learned.scores["outcome_flat_exposed"] == learned.scores["outcome_flat_unexposed"] == 0.0
+    assert _nuisance_warnings(learned, t) == []
+    rng = np.random.default_rng(1)
+    rare = (rng.random(len(y)) < 0.05).astype(float)  # a rare click on 3,000 rows: no leaf reaches its minimum mass
+    flat = cross_fit(rare, t, W, groups)
+    assert flat.scores["outcome_flat_exposed"] == flat.scores["outcome_flat_unexposed"] == 1.0
+    assert np.ptp(flat.mu1) < 0.05  # only the folds' arm means differ
+    (warning,) = _nuisance_warnings(flat, t)
+    assert "same estimate on every rung" in warning and f"{int(t.sum()):,} exposed rows" in warning
+    one_arm = cross_fit(np.where(t == 1, rare, W[:, 0] > 0), t, W, groups)  # only the exposed arm has nothing to learn
+    (warning,) = _nuisance_warnings(one_arm, t)
+    assert warning.startswith("outcome models: the exposed arm's model") and "propensity alone" in warning

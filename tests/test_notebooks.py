@@ -86,6 +86,8 @@ def test_report_on_a_foreign_log_with_renamed_roles(tmp_path, small_sim):
     assert out.returncode == 0, out.stderr
     text = (tmp_path / "r.html").read_text()
     assert "effect of showing (ATE)" in text and "tabular+text+pair" in text
+    # the audit's warnings reach the reader: covariates were not named, so the report lists what it adjusted for
+    assert "Read with care" in text and "covariates not named" in text
 
 
 def _embedded_figures(html: str) -> int:

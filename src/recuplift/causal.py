@@ -377,7 +377,7 @@ class Audit:
             "nuisance": {rung: {**n.scores, "propensity_source": n.propensity_source, "clipped": n.n_clipped}
                          for rung, n in self.nuisances_.items()},
             "uplift_validation": diagnostics.uplift_validation(self.uplift_, self.dr_, self.groups_),
-            "warnings": [str(w) for w in self.report_.warnings],
+            "warnings": [str(w) for w in self.report_.warnings] + _nuisance_warnings(nuis, self.t_),
             "text": self.sets_.text_features.encoding_summary() if self.sets_.text_features is not None else None,
         }
         heterogeneity = {"deciles": deciles.to_dict(orient="records"), "by_group": self._group_effects(),
@@ -431,6 +431,21 @@ class Audit:
         if self.sets_.pair.shape[1]:
             groups["user–item pair"] = self.sets_.pair.shape[1]
         return groups
+
+
+def _nuisance_warnings(nuisances: Nuisances, t: np.ndarray) -> list[str]:
+    """What an analyst should know about the richest rung's nuisance models before reading the estimates."""
+    arms = {"unexposed": int((1 - t).sum()), "exposed": int(t.sum())}
+    flat = [arm for arm in arms if nuisances.scores.get(f"outcome_flat_{arm}", 0.0) == 1.0]
+    if not flat:
+        return []
+    consequence = ("so AIPW here is inverse-propensity weighting around the arms' means and gives the same estimate "
+                   "on every rung; compare IPW" if len(flat) == 2 else
+                   f"so for the {flat[0]} arm AIPW leans on the propensity alone")
+    return [f"outcome models: the {' and '.join(flat)} arm's model predicts one constant in every fold — no split "
+            f"kept held-out users' loss improving ({', '.join(f'{arms[a]:,} {a} rows' for a in flat)}; a tree leaf "
+            f"needs a hessian mass of 50: 50 rows of a continuous outcome, about 550 at a 10% click rate) — "
+            f"{consequence}, and expect per-row uplift to be weak"]
 
 
 def check_estimator_names(names: tuple[str, ...]) -> None:

@@ -152,6 +152,7 @@ def cross_fit(y: np.ndarray, t: np.ndarray, W: np.ndarray, groups: np.ndarray | 
     n = len(y)
     e = np.empty(n) if logged_propensity is None else np.asarray(logged_propensity, float)
     mu0, mu1 = np.empty(n), np.empty(n)
+    flat: dict[int, list[bool]] = {0: [], 1: []}  # per arm and fold: one constant predicted (no split held up)?
     for k, (train, test) in enumerate(folds(n, groups, n_folds, random_state)):
         if logged_propensity is None:
             e[test] = propensity_model(random_state + k).fit(W[train], t[train]).predict_proba(W[test])[:, 1]
@@ -159,6 +160,7 @@ def cross_fit(y: np.ndarray, t: np.ndarray, W: np.ndarray, groups: np.ndarray | 
             rows = train[t[train] == arm]
             target[test] = ArmOutcome.fit(binary, W[rows], y[rows], random_state + k,
                                          None if groups is None else groups[rows]).predict(W[test])
+            flat[arm].append(bool(np.ptp(target[test]) < 1e-9))
     n_clipped = int(((e < clip) | (e > 1 - clip)).sum())
     fitted_y = np.where(t == 1, mu1, mu0)
     scores = {
@@ -166,6 +168,8 @@ def cross_fit(y: np.ndarray, t: np.ndarray, W: np.ndarray, groups: np.ndarray | 
         "propensity_log_loss": float(log_loss(t, np.clip(e, 1e-6, 1 - 1e-6))),
         "outcome_rmse": float(np.sqrt(mean_squared_error(y, fitted_y))),
         "outcome_r2": float(1 - np.mean((y - fitted_y) ** 2) / max(np.var(y), 1e-12)),
+        "outcome_flat_unexposed": float(np.mean(flat[0])),  # share of folds
+        "outcome_flat_exposed": float(np.mean(flat[1])),
     }
     if binary and len(np.unique(y)) == 2:
         scores["outcome_auc"] = float(roc_auc_score(y, fitted_y))
