@@ -215,3 +215,16 @@ def test_outcome_models_that_learn_nothing_are_flagged_in_the_audit_warnings(con
     one_arm = cross_fit(np.where(t == 1, rare, W[:, 0] > 0), t, W, groups)  # only the exposed arm has nothing to learn
     (warning,) = _nuisance_warnings(one_arm, t)
     assert warning.startswith("outcome models: the exposed arm's model") and "propensity alone" in warning
+
+
+def test_user_folds_are_the_same_on_string_ids_and_on_their_codes():
+    from recuplift.nuisance import folds, group_codes
+
+    rng = np.random.default_rng(3)
+    ids = np.array([f"u{i:06d}" for i in rng.integers(0, 400, 3000)], dtype=object)
+    codes = group_codes(ids)
+    assert codes.min() == 0 and codes.max() == len(np.unique(ids)) - 1
+    assert np.all(np.diff(codes[np.argsort(ids, kind="stable")]) >= 0)  # sorted id order is kept
+    for (train_a, test_a), (train_b, test_b) in zip(folds(3000, ids, 3, 7), folds(3000, codes, 3, 7)):
+        assert np.array_equal(train_a, train_b) and np.array_equal(test_a, test_b)
+        assert not set(ids[train_a]) & set(ids[test_a])  # a user's rows stay on one side

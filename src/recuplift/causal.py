@@ -31,7 +31,7 @@ from .estimators import make_estimator
 from .inference import mean_interval
 from .io import write_json, write_table
 from .metrics import pehe, qini_curve, uplift_by_quantile
-from .nuisance import Nuisances, cross_fit, dr_scores, folds, regression_model, treatment_model
+from .nuisance import Nuisances, cross_fit, dr_scores, folds, group_codes, regression_model, treatment_model
 from .schema import Roles, validate
 from .text import TextEncoder
 from .upliftmodel import PLUG_IN_COLUMNS, fit_uplift_regressor, plug_in_features
@@ -180,7 +180,7 @@ class Audit:
         self.data_ = df.reset_index(drop=True)
         self.y_ = self.data_[roles.outcome].to_numpy(float)
         self.t_ = self.data_[roles.treatment].to_numpy().astype(int)
-        self.groups_ = self.data_[roles.user_id].to_numpy() if roles.user_id else None
+        self.groups_ = group_codes(self.data_[roles.user_id].to_numpy()) if roles.user_id else None
         self.propensity_ = self.data_[roles.propensity].to_numpy(float) if roles.propensity else None
         self.sets_: AdjustmentSets = build_adjustment_sets(self.data_, roles, encoder=self.encoder,
                                                            concepts=self.concepts, random_state=self.random_state)
