@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -141,3 +142,19 @@ def test_failed_write_leaves_no_partial_output(audited, tmp_path, monkeypatch):
     with pytest.raises(OSError):
         result.write(tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_refutations_repeat_across_processes(tmp_path):
+    """Same seed, same numbers — in a new process too, where Python hashes strings differently (DoWhy hands back
+    its adjustment set in set order)."""
+    path = tmp_path / "log.parquet"
+    simulate(n_users=120, n_candidates=8, n_items=60, seed=4).data.to_parquet(path)
+    script = ("import sys, json, pandas as pd; from recuplift.causal import Audit; "
+              "r = Audit(estimators=('aipw',), progress=False).fit(pd.read_parquet(sys.argv[1])); "
+              "print(json.dumps([x.get('new_effect') for x in r.refutations] + [r.refutations[0]['estimate']]))")
+    runs = [subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}) for seed in ("1", "2")]
+    assert all(run.returncode == 0 for run in runs), runs[0].stderr[-2000:]
+    first, second = (json.loads(run.stdout.strip().splitlines()[-1]) for run in runs)
+    assert first == second
