@@ -26,6 +26,10 @@ def test_rerank_by_relevance_uplift_and_value():
     by_value = rerank(CANDIDATES, "value", k=1, value="price")
     assert by_value.set_index("user_id").loc["b", "item_id"] == "i5"  # 0.2·3 > 0.05·10
     assert list(by_up.columns) == ["policy", "user_id", "item_id", "rank", "score"]
+    with pytest.raises(ValueError, match="needs a per-item value column"):
+        rerank(CANDIDATES, "value", k=1)
+    with pytest.raises(ValueError, match="value column 'margin' is not in the candidates; columns: .*price"):
+        rerank(CANDIDATES, "value", k=1, value="margin")
 
 
 def test_ties_break_by_item_id_and_blend_interpolates():

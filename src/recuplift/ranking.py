@@ -36,8 +36,11 @@ def policy_scores(candidates: pd.DataFrame, policy: Policy, blend: float = 0.5, 
         return ((1 - blend) * _zscore(candidates["relevance"].to_numpy(float))
                 + blend * _zscore(candidates["uplift"].to_numpy(float)))
     if policy == "value":
-        if value is None or value not in candidates.columns:
+        if value is None:
             raise ValueError("the 'value' policy needs a per-item value column (e.g. price or margin)")
+        if value not in candidates.columns:
+            raise ValueError(f"value column '{value}' is not in the candidates; columns: "
+                             f"{', '.join(map(str, candidates.columns))}")
         return candidates["uplift"].to_numpy(float) * candidates[value].to_numpy(float)
     raise ValueError(f"unknown policy '{policy}'; choose from {', '.join(POLICIES)}")
 
