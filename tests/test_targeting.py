@@ -40,6 +40,13 @@ def test_targeted_plan_rows_and_choices(audited_log):
     hopeless = replace(plan, segments=table.assign(n_total=np.nan, effect=-abs(table["effect"]),
                                                    incremental_per_1000_units=-1.0))
     assert hopeless.fastest is None and "smallest lift worth shipping" in hopeless.next_step()
+    # notes say why a cell is empty, and only when one is
+    negative = result.uplift.assign(dr_score=np.where(top_share(result.uplift["uplift"].to_numpy(float), 0.1),
+                                                      -1.0, result.uplift["dr_score"]))
+    unplanned = plan_targeted_tests(negative, segments=(0.1, 1.0))
+    assert np.isnan(unplanned.segments.set_index("share").loc[0.1, "n_total"])
+    assert any(note.startswith("top 10%") and "a predicted effect ≤ 0" in note for note in unplanned.notes)
+    assert any("--weekly-users" in note for note in unplanned.notes) and not any("--weekly-users" in n for n in plan.notes)
 
 
 @pytest.mark.slow

@@ -304,6 +304,9 @@ def plan(
                 return
             _echo_table(targeted.summary())
             typer.echo(f"fastest test: top {targeted.fastest}; most incremental roll-out: top {targeted.most_incremental}")
+            for note in targeted.notes:
+                typer.echo(f"note: {note}")
+            typer.echo(targeted.next_step())
             return
         if baseline is None or lift is None:
             raise typer.BadParameter("give --baseline and --lift (or --from-audit DIR)")

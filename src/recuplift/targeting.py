@@ -137,8 +137,15 @@ def plan_targeted_tests(audit: str | Path | pd.DataFrame, segments: tuple[float,
                 row["weeks"] = plan.n_total / (weekly_units * q)
                 row["incremental_per_week"] = weekly_units * q * effect.estimate
         rows.append(row)
-    notes = ["segments with a predicted effect ≤ 0 cannot be planned for a positive lift (n left empty)"]
-    return TargetedPlan(pd.DataFrame(rows), design, weekly_units, notes)
+    table = pd.DataFrame(rows)
+    notes = []
+    if table["n_total"].isna().any():
+        untestable = ", ".join(f"{q:.0%}" for q in table.loc[table["n_total"].isna(), "share"])
+        notes.append(f"top {untestable}: a predicted effect ≤ 0 (or a rate that would pass 1) cannot be planned "
+                     f"for a positive lift, so its sample size is left empty")
+    if not weekly_units:
+        notes.append("weeks are left empty without a weekly number of units (--weekly-users)")
+    return TargetedPlan(table, design, weekly_units, notes)
 
 
 def compare_with_test(audit: str | Path | pd.DataFrame, test_log: pd.DataFrame,
