@@ -454,7 +454,8 @@ def _nuisance_warnings(nuisances: Nuisances, t: np.ndarray) -> list[str]:
     consequence = ("so AIPW here is inverse-propensity weighting around the arms' means and gives the same estimate "
                    "on every rung; compare IPW" if len(flat) == 2 else
                    f"so for the {flat[0]} arm AIPW leans on the propensity alone")
-    return [f"outcome models: the {' and '.join(flat)} arm's model predicts one constant in every fold — no split "
+    subject = f"the {flat[0]} arm's model predicts" if len(flat) == 1 else "both arms' models predict"
+    return [f"outcome models: {subject} one constant in every fold — no split "
             f"kept held-out users' loss improving ({', '.join(f'{arms[a]:,} {a} rows' for a in flat)}; a tree leaf "
             f"needs a hessian mass of 50: 50 rows of a continuous outcome, about 550 at a 10% click rate) — "
             f"{consequence}, and expect per-row uplift to be weak"]
