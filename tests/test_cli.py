@@ -106,7 +106,7 @@ def test_ope_on_open_bandit_writes_the_documented_json(tmp_path):
     assert {"estimate", "relative_error_mean", "relative_error_sd"} <= set(info["estimators"]["dr"])
     bad = run_cli("ope", "--logs", "bts/all", "--truth", "obd:random/all", "--out", str(tmp_path))
     assert bad.returncode == 2 and "obd:BEHAVIOR/CAMPAIGN" in bad.stderr
-    # a wrong option value names the option, before any log is read, never as "a problem in the data"
+    # a wrong option value names the option, before anything is evaluated, never as "a problem in the data"
     for flags, named in ((["--logs", "obd:greedy/all", "--truth", "obd:random/all"], "--logs"),
                          (["--logs", "obd:bts/all", "--truth", "obd:random/kids"], "--truth"),
                          (["--logs", "obd:bts/all", "--truth", "obd:random/all", "--policy", "greedy"], "--policy"),
