@@ -115,6 +115,25 @@ def test_bad_roles_fail_before_any_work():
         Audit(estimators=(), progress=False).fit(df)
 
 
+
+def test_a_log_too_big_for_an_estimator_fails_before_the_work_it_would_waste(monkeypatch):
+    never = lambda *a, **k: pytest.fail("work started before the size check")  # noqa: E731
+    big = simulate(n_users=400, n_candidates=20, n_items=100, seed=1).data  # ~5,600 unexposed rows
+    monkeypatch.setattr("recuplift.causal.build_adjustment_sets", never)
+    with pytest.raises(DataError, match=r"column 'exposed': gaussian_process .* over its limit of 512 MiB.*"
+                                        r"leave gaussian_process out of the estimators"):
+        Audit(estimators=("aipw", "gaussian_process"), progress=False).fit(big)
+    with pytest.raises(DataError, match="limit of 512 MiB"):  # an ensemble holding the GP fails the same way
+        Audit(estimators=("ensemble",), progress=False).fit(big)
+    monkeypatch.undo()
+    # ~4,200 unexposed rows pass on the rows alone, not with the covariates: refused before any estimate
+    smaller = simulate(n_users=300, n_candidates=20, n_items=100, seed=1).data
+    monkeypatch.setattr("recuplift.causal.cross_fit", never)
+    roles = Roles(text=(), covariates=("category", "price", "user_tenure_days"))
+    with pytest.raises(DataError, match=r"rows in the larger arm × \d+ feature\(s\)"):
+        Audit(roles, estimators=("aipw", "gaussian_process"), run_refuters=False, progress=False).fit(smaller)
+
+
 def test_cli_audit_bad_roles_exit_2(tmp_path):
     path = tmp_path / "log.parquet"
     simulate(n_users=30, n_candidates=5, n_items=20, seed=1).data.to_parquet(path)

@@ -28,7 +28,8 @@ def test_naive_is_biased(confounded):
     assert est.ate_.estimate - tau.mean() > 0.8
 
 
-@pytest.mark.parametrize("name", [n for n in estimator_names() if n != "naive"])
+# the Gaussian process (and the ensemble holding it) have their own small-study tests below
+@pytest.mark.parametrize("name", [n for n in estimator_names() if n not in ("naive", "gaussian_process", "ensemble")])
 def test_adjusted_estimators_recover_the_ate(confounded, name):
     y, t, W, groups, _, tau = confounded
     params = dict(n_estimators=100, random_state=0)
@@ -228,3 +229,76 @@ def test_user_folds_are_the_same_on_string_ids_and_on_their_codes():
     for (train_a, test_a), (train_b, test_b) in zip(folds(3000, ids, 3, 7), folds(3000, codes, 3, 7)):
         assert np.array_equal(train_a, train_b) and np.array_equal(test_a, test_b)
         assert not set(ids[train_a]) & set(ids[test_a])  # a user's rows stay on one side
+
+
+@pytest.fixture(scope="module")
+def smooth():
+    """A small study with a smooth, heterogeneous effect: where a Gaussian process belongs."""
+    rng = np.random.default_rng(1)
+    n = 400
+    W = rng.normal(size=(n, 3))
+    t = (rng.random(n) < expit(0.8 * W[:, 0])).astype(int)
+    tau = 1.0 + np.sin(1.5 * W[:, 1])
+    y = W[:, 0] + 0.5 * W[:, 2] ** 2 + tau * t + rng.normal(0, 0.3, n)
+    return y, t, W, tau
+
+
+def test_gaussian_process_recovers_a_smooth_heterogeneous_effect(smooth):
+    y, t, W, tau = smooth
+    est = make_estimator("gaussian_process", n_estimators=50).fit(y, t, W)
+    assert np.corrcoef(est.cate_, tau)[0, 1] > 0.8
+    assert np.sqrt(np.mean((est.cate_ - tau) ** 2)) < 0.35
+    assert est.ate_.ci_low < tau.mean() < est.ate_.ci_high
+    np.testing.assert_allclose(est.effect(W[:5]), est.cate_[:5], rtol=1e-6, atol=1e-8)
+
+
+def test_gaussian_process_refuses_a_kernel_too_big_for_exact_inference(smooth):
+    y, t, W, _ = smooth
+    largest = int(max(t.sum(), (1 - t).sum()))
+    limit = largest ** 2 * 4 * 8 / 2 ** 20  # room for rows² × (1 + 2) numbers, not for rows² × (3 + 2)
+    est = make_estimator("gaussian_process", max_kernel_mib=limit)
+    assert est.size_problem(t, n_features=1) is None
+    assert f"{largest:,} rows in the larger arm × 3 feature(s)" in est.size_problem(t, n_features=3)
+    with pytest.raises(ValueError, match=f"exact Gaussian process per arm.*limit of {limit:g} MiB.*use fewer features"):
+        est.fit(y, t, W)
+    assert make_estimator("gaussian_process").size_problem(t, n_features=3) is None
+
+
+def test_ensemble_is_the_mean_of_members_identical_to_fitting_each_alone(smooth):
+    y, t, W, _ = smooth
+    network = make_estimator("neural", epochs=5, width=16, head_width=8, n_ensemble=1, random_state=3)
+    ensemble = make_estimator("ensemble", members=(network, "gaussian_process"), random_state=3,
+                              n_estimators=50).fit(y, t, W)
+    alone = {"neural": make_estimator("neural", epochs=5, width=16, head_width=8, n_ensemble=1,
+                                      random_state=3).fit(y, t, W),
+             "gaussian_process": make_estimator("gaussian_process", random_state=3, n_estimators=50).fit(y, t, W)}
+    assert list(ensemble.members_) == ["neural", "gaussian_process"]
+    for name, est in alone.items():
+        np.testing.assert_allclose(ensemble.members_[name].cate_, est.cate_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(ensemble.cate_, (alone["neural"].cate_ + alone["gaussian_process"].cate_) / 2,
+                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(ensemble.effect(W[:7]), ensemble.cate_[:7], rtol=1e-5, atol=1e-6)
+    assert ensemble.ate_.estimate == pytest.approx(float(np.mean(ensemble.cate_)))
+    assert not hasattr(network, "cate_")  # the instance was cloned, not fitted in place
+
+
+def test_ensemble_members_must_be_distinct_cate_learners(smooth):
+    y, t, W, _ = smooth
+    with pytest.raises(ValueError, match=r"members \['aipw'\] give no per-row effects"):
+        make_estimator("ensemble", members=("t_learner", "aipw")).fit(y, t, W)
+    with pytest.raises(ValueError, match="must differ"):
+        make_estimator("ensemble", members=("t_learner", "t_learner")).fit(y, t, W)
+    assert "limit of 0.01 MiB" in make_estimator(
+        "ensemble", members=(make_estimator("gaussian_process", max_kernel_mib=0.01), "t_learner")).size_problem(t)
+
+
+def test_gaussian_process_notes_a_noise_level_at_its_bound_but_not_an_ignored_feature():
+    rng = np.random.default_rng(0)
+    n = 300
+    W = rng.normal(size=(n, 4))  # the last two features play no part: their length scales run to the bound
+    t = (rng.random(n) < 0.5).astype(int)
+    signal = W[:, 0] + t * (1 + W[:, 1])
+    noisy = make_estimator("gaussian_process").fit(signal + rng.normal(0, 0.3, n), t, W)
+    assert noisy.notes_ == []
+    noiseless = make_estimator("gaussian_process").fit(signal, t, W)
+    assert any("noise level at its lower bound" in note for note in noiseless.notes_)

@@ -32,7 +32,7 @@ from .inference import mean_interval
 from .io import write_json, write_table
 from .metrics import pehe, qini_curve, uplift_by_quantile
 from .nuisance import Nuisances, cross_fit, dr_scores, folds, group_codes, regression_model, treatment_model
-from .schema import Roles, validate
+from .schema import DataError, Problem, Roles, validate
 from .text import TextEncoder
 from .upliftmodel import PLUG_IN_COLUMNS, fit_uplift_regressor, plug_in_features
 
@@ -182,6 +182,7 @@ class Audit:
         self.t_ = self.data_[roles.treatment].to_numpy().astype(int)
         self.groups_ = group_codes(self.data_[roles.user_id].to_numpy()) if roles.user_id else None
         self.propensity_ = self.data_[roles.propensity].to_numpy(float) if roles.propensity else None
+        self._refuse_estimators_too_costly(n_features=1)  # the rows alone, before the text is embedded
         self.sets_: AdjustmentSets = build_adjustment_sets(self.data_, roles, encoder=self.encoder,
                                                            concepts=self.concepts, random_state=self.random_state)
         self.rungs_ = self.sets_.rungs()
@@ -209,6 +210,7 @@ class Audit:
         return self
 
     def estimate(self) -> "Audit":
+        self._refuse_estimators_too_costly(self.sets_.matrix(self.richest_).shape[1] + self.sets_.modifiers.shape[1])
         rows: list[dict[str, Any]] = []
         self.nuisances_: dict[str, Nuisances] = {}
         self.cates_: dict[tuple[str, str], np.ndarray] = {}  # per-row effects, kept to score against a known truth
@@ -250,6 +252,13 @@ class Audit:
         return self._result(seconds)
 
     # -- internals -------------------------------------------------------------------------------------------
+    def _refuse_estimators_too_costly(self, n_features: int) -> None:
+        """A data problem for each chosen estimator that cannot fit this many rows and features."""
+        too_big = [Problem(self.roles_.treatment, problem, hint=f"leave {name} out of the estimators")
+                   for name in self.estimators if (problem := make_estimator(name).size_problem(self.t_, n_features))]
+        if too_big:
+            raise DataError(too_big)
+
     def _recommend(self) -> dict[str, str]:
         """The rule: doubly robust AIPW on the richest rung of adjustment — with the logged propensity when the
         log has one (consistent even if the outcome model is wrong), otherwise with the cross-fitted estimated
