@@ -302,3 +302,15 @@ def test_gaussian_process_notes_a_noise_level_at_its_bound_but_not_an_ignored_fe
     assert noisy.notes_ == []
     noiseless = make_estimator("gaussian_process").fit(signal, t, W)
     assert any("noise level at its lower bound" in note for note in noiseless.notes_)
+
+
+def test_dr_learner_final_stage_does_not_learn_the_pseudo_outcomes_noise():
+    """A constant effect under noise: a fixed many-tree final stage chases the noise of the doubly robust
+    pseudo-outcomes; the selected stage (early-stopped trees or a ridge) stays close to the constant."""
+    rng = np.random.default_rng(5)
+    n = 800
+    W = rng.normal(size=(n, 4))
+    t = (rng.random(n) < expit(W[:, 0])).astype(int)
+    y = W[:, 0] + W[:, 1] + 1.0 * t + rng.normal(0, 1, n)
+    est = make_estimator("dr_learner", random_state=0).fit(y, t, W)
+    assert np.sqrt(np.mean((est.cate_ - 1.0) ** 2)) < 0.4

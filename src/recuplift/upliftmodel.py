@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
@@ -93,6 +93,25 @@ def fit_uplift_regressor(F: np.ndarray, dr: np.ndarray, groups: np.ndarray | Non
     clearly_better = gain.mean() > cluster_se(gain - gain.mean(), groups)
     return (best if clearly_better else calibration).fit(F, dr)
 
+
+
+class SelectedUpliftRegressor(RegressorMixin, BaseEstimator):
+    """:func:`fit_uplift_regressor` as a scikit-learn regressor, for EconML's DRLearner ``model_final``. EconML
+    hands its final stage no user ids, so the held-out rows that choose the candidate are not grouped by user.
+    On Nie & Wager's setups (benchmarks/cate_designs.py) it replaced a fixed 200-tree XGBoost final stage that
+    learned the pseudo-outcomes' noise."""
+
+    def __init__(self, random_state: int = 0):
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "SelectedUpliftRegressor":
+        if sample_weight is not None:
+            raise ValueError("the selected uplift regressor takes no sample weights")
+        self.model_ = fit_uplift_regressor(np.asarray(X, float), np.asarray(y, float), None, self.random_state)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.predict(np.asarray(X, float))
 
 class UpliftModel:
     """``UpliftModel(roles).fit(log).predict(candidates)`` → ``uplift`` and ``relevance`` per row."""
