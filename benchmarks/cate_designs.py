@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from _harness import report
-from recuplift.estimators import make_estimator
+from recuplift.estimators import fitted_members, make_estimator
 
 SETUPS = "ABCD"
 ESTIMATORS = ("t_learner", "dr_learner", "ensemble")
@@ -60,7 +60,7 @@ def main(n_seeds: int = 5) -> None:
             X_test, _, _, tau_test = draw(setup, N_TEST, rng)
             for name in ESTIMATORS:
                 fitted = make_estimator(name, random_state=seed).fit(y, t, X)
-                for label, est in [(name, fitted), *getattr(fitted, "members_", {}).items()]:
+                for label, est in [(name, fitted), *fitted_members(fitted).items()]:
                     pehe = float(np.sqrt(np.mean((est.effect(X_test) - tau_test) ** 2)))
                     runs.append({"setup": setup, "seed": seed, "estimator": label, "pehe_out": pehe,
                                  "seconds": est.seconds_})
