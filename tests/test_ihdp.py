@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recuplift.estimators import fitted_members, make_estimator
 from recuplift.ihdp import evaluate_ihdp, load_ihdp, summarize_ihdp
 from recuplift.schema import DataError
 
@@ -49,7 +50,8 @@ def test_an_ensemble_is_scored_with_each_of_its_members(ihdp_dir):
     assert summary.set_index("estimator").loc["ensemble", "realizations"] == 1
 
 
-def test_a_single_neural_estimator_is_scored_alone(ihdp_dir):
-    """The network keeps its own networks in ``members_``: it is not an ensemble of estimators."""
-    per_run = evaluate_ihdp(("neural",), [1], ihdp_dir, progress=False)
-    assert list(per_run["estimator"]) == ["neural"]
+def test_a_single_neural_estimator_is_not_taken_for_an_ensemble(ihdp_dir):
+    """The network keeps its own networks in ``members_``; only an ensemble's members get rows of their own."""
+    d = load_ihdp(1, ihdp_dir)
+    network = make_estimator("neural", epochs=3, n_ensemble=1, width=8, head_width=4).fit(d["y"], d["t"], d["X"])
+    assert len(network.members_) == 1 and fitted_members(network) == {}
