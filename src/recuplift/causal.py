@@ -210,7 +210,7 @@ class Audit:
         return self
 
     def estimate(self) -> "Audit":
-        self._refuse_estimators_too_costly(self.sets_.matrix(self.richest_).shape[1] + self.sets_.modifiers.shape[1])
+        self._refuse_estimators_too_costly(len(self.common_causes_) + len(self.effect_modifiers_))  # richest rung
         rows: list[dict[str, Any]] = []
         self.nuisances_: dict[str, Nuisances] = {}
         self.cates_: dict[tuple[str, str], np.ndarray] = {}  # per-row effects, kept to score against a known truth

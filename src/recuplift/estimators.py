@@ -422,10 +422,10 @@ class CateEnsemble(EffectEstimator):
         return np.mean([est.effect(W, X) for est in self.members_.values()], axis=0)
 
 
-
 def fitted_members(est: EffectEstimator) -> dict[str, EffectEstimator]:
     """An ensemble's fitted members by name (empty for any other estimator), to score each beside the whole."""
     return dict(est.members_) if isinstance(est, CateEnsemble) else {}
+
 
 def _neural_class() -> type[EffectEstimator]:
     from .neural import NeuralDragonnet

@@ -94,7 +94,6 @@ def fit_uplift_regressor(F: np.ndarray, dr: np.ndarray, groups: np.ndarray | Non
     return (best if clearly_better else calibration).fit(F, dr)
 
 
-
 class SelectedUpliftRegressor(RegressorMixin, BaseEstimator):
     """:func:`fit_uplift_regressor` as a scikit-learn regressor, for EconML's DRLearner ``model_final``. EconML
     hands its final stage no user ids, so the held-out rows that choose the candidate are not grouped by user.
@@ -112,6 +111,7 @@ class SelectedUpliftRegressor(RegressorMixin, BaseEstimator):
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.model_.predict(np.asarray(X, float))
+
 
 class UpliftModel:
     """``UpliftModel(roles).fit(log).predict(candidates)`` → ``uplift`` and ``relevance`` per row."""
