@@ -9,12 +9,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 from recuplift.io import write_json  # noqa: E402
+from recuplift.schema import Roles  # noqa: E402
+
+COVARIATES = ("u0", "u1", "u2", "i0", "i1", "i2")  # the off-simulator generators' observed columns
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -31,3 +35,21 @@ def report(name: str, rows: list[dict[str, Any]], summary: dict[str, Any], start
                 "seconds": time.perf_counter() - started, "python": sys.version.split()[0],
                 "machine": platform.machine(), "cpus": os.cpu_count()}, RESULTS / f"{name}.json")
     print(f"wrote {RESULTS / f'{name}.json'}")
+
+
+def user_item_draws(rng: np.random.Generator, n_users: int, per_user: int, n_items: int,
+                    random_effect_sd: float) -> tuple[np.ndarray, ...]:
+    """The skeleton of the off-simulator generators: each user's rows, an item drawn per row, three observed
+    covariates per user and per item (``xu``, ``xi``, aligned with the rows) and an unobserved user random
+    effect (aligned with the rows)."""
+    user = np.repeat(np.arange(n_users), per_user)
+    item = rng.integers(0, n_items, len(user))
+    xu, xi = rng.normal(size=(n_users, 3))[user], rng.normal(size=(n_items, 3))[item]
+    return user, item, xu, xi, rng.normal(0, random_effect_sd, n_users)[user]
+
+
+def covariate_roles(logged_propensity: bool) -> Roles:
+    """Roles of an off-simulator log: no text, :data:`COVARIATES` as confounders, the propensity if logged."""
+    return Roles.from_mapping(dict(treatment="exposed", outcome="outcome",
+                                   propensity="propensity" if logged_propensity else None,
+                                   user_id="user_id", item_id="item_id", text=None, covariates=",".join(COVARIATES)))

@@ -24,20 +24,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from _harness import report
+from _harness import COVARIATES, covariate_roles, report, user_item_draws
 from recuplift.causal import Audit
-from recuplift.schema import Roles
-
-COVARIATES = ("u0", "u1", "u2", "i0", "i1", "i2")
 
 
 def interaction_log(seed: int, n_users: int = 1500, per_user: int = 12, n_items: int = 400) -> pd.DataFrame:
     """A log whose confounding runs through a user × item interaction, with a user random effect."""
     rng = np.random.default_rng(seed)
-    user = np.repeat(np.arange(n_users), per_user)
-    item = rng.integers(0, n_items, len(user))
-    xu, xi = rng.normal(size=(n_users, 3))[user], rng.normal(size=(n_items, 3))[item]
-    random_effect = rng.normal(0, 0.7, n_users)[user]
+    user, item, xu, xi, random_effect = user_item_draws(rng, n_users, per_user, n_items, random_effect_sd=0.7)
     interaction = xu[:, 0] * xi[:, 0]
     propensity = np.clip(expit(-0.5 + 0.8 * xu[:, 0] + 0.6 * xi[:, 1] + 0.7 * interaction), 0.03, 0.97)
     exposed = (rng.random(len(user)) < propensity).astype(int)
@@ -55,10 +49,7 @@ def main(n_seeds: int = 30) -> None:
     for seed in range(n_seeds):
         log = interaction_log(seed)
         for case in ("logged", "removed"):
-            roles = Roles.from_mapping(dict(treatment="exposed", outcome="outcome",
-                                            propensity="propensity" if case == "logged" else None,
-                                            user_id="user_id", item_id="item_id", text=None,
-                                            covariates=",".join(COVARIATES)))
+            roles = covariate_roles(logged_propensity=case == "logged")
             data = log if case == "logged" else log.drop(columns=["propensity"])
             t0 = time.perf_counter()
             result = Audit(roles, estimators=("naive", "aipw"), run_refuters=False, random_state=seed,

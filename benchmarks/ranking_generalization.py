@@ -27,12 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from _harness import report
+from _harness import COVARIATES, covariate_roles, report, user_item_draws
 from recuplift.causal import Audit
 from recuplift.ranking import evaluate_rankings
-from recuplift.schema import Roles
 
-COVARIATES = ("u0", "u1", "u2", "i0", "i1", "i2")
 TRUTH = ("true_p0", "true_p1", "true_uplift")
 K = 5
 
@@ -40,10 +38,7 @@ K = 5
 def persuadables_log(seed: int, n_users: int = 1000, per_user: int = 20, n_items: int = 400) -> pd.DataFrame:
     """A log whose effect of showing diverges from the organic click rate."""
     rng = np.random.default_rng(seed)
-    user = np.repeat(np.arange(n_users), per_user)
-    item = rng.integers(0, n_items, len(user))
-    xu, xi = rng.normal(size=(n_users, 3))[user], rng.normal(size=(n_items, 3))[item]
-    random_effect = rng.normal(0, 0.5, n_users)[user]
+    user, item, xu, xi, random_effect = user_item_draws(rng, n_users, per_user, n_items, random_effect_sd=0.5)
     expected = 0.8 * xi[:, 0] + 0.6 * xu[:, 0] * xi[:, 1]  # what the logger predicts from the covariates
     organic = -2.5 + expected + random_effect
     effect = 0.4 - 0.4 * xi[:, 0] + 0.8 * np.tanh(xu[:, 1] * xi[:, 2])
@@ -70,10 +65,7 @@ def main(n_seeds: int = 10) -> None:
         oracles = {"oracle relevance": oracle_incremental(log, "true_p1"),
                    "oracle uplift": oracle_incremental(log, "true_uplift")}
         for case in ("logged", "removed"):
-            roles = Roles.from_mapping(dict(treatment="exposed", outcome="outcome",
-                                            propensity="propensity" if case == "logged" else None,
-                                            user_id="user_id", item_id="item_id", text=None,
-                                            covariates=",".join(COVARIATES)))
+            roles = covariate_roles(logged_propensity=case == "logged")
             observed = log.drop(columns=[*TRUTH, *(() if case == "logged" else ("propensity",))])
             t0 = time.perf_counter()
             result = Audit(roles, estimators=("aipw",), run_refuters=False, random_state=seed,

@@ -109,14 +109,11 @@ def test_uplift_lists_beat_relevance_lists_where_the_effect_is_not_the_organic_r
     """On the persuadables log of benchmarks/ranking_generalization.py the effect of showing shrinks for the
     items people click anyway; the audit's uplift must find the persuadable pairs that relevance misses."""
     from recuplift.causal import Audit
-    from recuplift.schema import Roles
 
     bench = _benchmark_module("ranking_generalization")
     log = bench.persuadables_log(3, n_users=300, n_items=150)
-    roles = Roles.from_mapping(dict(treatment="exposed", outcome="outcome", propensity="propensity", user_id="user_id",
-                                    item_id="item_id", text=None, covariates=",".join(bench.COVARIATES)))
-    result = Audit(roles, estimators=("aipw",), run_refuters=False, progress=False).fit(
-        log.drop(columns=list(bench.TRUTH)))
+    result = Audit(bench.covariate_roles(logged_propensity=True), estimators=("aipw",), run_refuters=False,
+                   progress=False).fit(log.drop(columns=list(bench.TRUTH)))
     _, report = evaluate_rankings(result.uplift.join(log[list(bench.TRUTH)]), k=5, policies=("relevance", "uplift"),
                                   n_bootstrap=20)
     earned = {p: report["policies"][p]["truth"]["incremental_per_user"] for p in ("relevance", "uplift")}
