@@ -130,6 +130,8 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     report = __import__("json").loads((tmp_path / "rank" / "ranking.json").read_text())
     assert set(report["policies"]) == {"logging", "relevance", "uplift", "blend"}
     assert "truth" in report["policies"]["uplift"]
+    shared = report["policies"]["uplift"]["shared_with_relevance"]
+    assert f"{shared:.0%} of its items also in the relevance list" in out.stdout
     short = run_cli("rank", str(data), "--uplift", str(tmp_path / "missing"), "--out", str(tmp_path / "x"))
     assert short.returncode == 2 and "no audit output" in short.stderr
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recuplift.ranking import causal_ranking_metrics, evaluate_rankings, ranking_next_step, recommended_mask, rerank
+from recuplift.ranking import (causal_ranking_metrics, evaluate_rankings, ranking_next_step, recommended_mask, rerank,
+                               shared_with)
 
 CANDIDATES = pd.DataFrame({
     "user_id": ["a"] * 4 + ["b"] * 3,
@@ -61,6 +62,16 @@ def test_causal_metrics_by_hand():
     assert recommended_mask(CANDIDATES, ranking).tolist() == [0, 0, 1, 1, 1, 0, 1]
 
 
+def test_shared_with_relevance_by_hand():
+    relevance, uplift = rerank(CANDIDATES, "relevance", k=2), rerank(CANDIDATES, "uplift", k=2)
+    # relevance lists a: i1, i2; b: i1, i2 (tie → item order). uplift lists a: i3, i4; b: i5, i1
+    assert shared_with(uplift, relevance) == pytest.approx((0 / 2 + 1 / 2) / 2)
+    assert shared_with(relevance, relevance) == 1.0
+    # a user whose list is shorter than k counts by its own length
+    short = uplift[~((uplift.user_id == "b") & (uplift.item_id == "i5"))]
+    assert shared_with(short, relevance) == pytest.approx((0 / 2 + 1 / 1) / 2)
+
+
 @pytest.mark.slow
 def test_ranking_report_on_an_audited_log(audited_log):
     sim, result, _ = audited_log
@@ -73,6 +84,9 @@ def test_ranking_report_on_an_audited_log(audited_log):
         dr = next(r for r in entry["value_per_user"]["estimates"] if r["estimator"] == "dr")
         assert dr["ci_low"] <= dr["estimate"] <= dr["ci_high"]
         assert "value_covered" in entry["truth"]
+        assert (name == "logging") == ("shared_with_relevance" not in entry)
+    assert report["policies"]["relevance"]["shared_with_relevance"] == 1.0
+    assert 0 <= report["policies"]["uplift"]["shared_with_relevance"] < 1
     # the logging policy's IPS value is the observed outcomes per user
     logging = next(r for r in report["policies"]["logging"]["value_per_user"]["estimates"] if r["estimator"] == "ips")
     assert logging["estimate"] == pytest.approx(candidates["outcome"].sum() / candidates["user_id"].nunique(), rel=0.05)
@@ -89,7 +103,12 @@ def test_ranking_next_step_follows_the_best_interval():
     report["policies"]["uplift"] = entry(0.05, -0.01, 0.11)
     report["policies"]["relevance"] = entry(0.01, -0.02, 0.04)
     assert ranking_next_step(report).startswith("No list is distinguishable from zero")
-
+    assert "almost as relevance does" not in ranking_next_step(report)
+    report["policies"]["uplift"]["shared_with_relevance"] = 0.95
+    assert ranking_next_step(report).endswith("shows 95% of the relevance list's items: on this log predicted "
+                                              "uplift ranks almost as relevance does.")
+    report["policies"]["uplift"]["shared_with_relevance"] = 0.6
+    assert "almost as relevance does" not in ranking_next_step(report)
 
 
 def _benchmark_module(name: str):

@@ -220,6 +220,8 @@ def rank(
                 f"  incremental/user {inc['estimate']:+.4f} [{inc['ci_low']:+.4f}, {inc['ci_high']:+.4f}]")
         if "truth" in entry:
             line += f"  (true {entry['truth']['incremental_per_user']:+.4f})"
+        if name != "relevance" and "shared_with_relevance" in entry:
+            line += f"  {entry['shared_with_relevance']:.0%} of its items also in the relevance list"
         typer.echo(line)
     typer.echo(f"wrote {out / 'ranking.parquet'} and {out / 'ranking.json'}")
 

@@ -82,6 +82,15 @@ def recommended_mask(candidates: pd.DataFrame, ranking: pd.DataFrame, user: str 
     return pd.MultiIndex.from_frame(candidates[[user, item]]).isin(shown).astype(float)
 
 
+def shared_with(ranking: pd.DataFrame, reference: pd.DataFrame) -> float:
+    """Mean over users of the share of a ranking's listed items that ``reference`` also lists. An uplift list
+    that shares nearly everything with the relevance list changes little, whatever its scores say — the
+    first thing to check before planning a test of it."""
+    listed = ranking.groupby("user_id").size()
+    common = ranking.merge(reference[["user_id", "item_id"]], on=["user_id", "item_id"]).groupby("user_id").size()
+    return float((common.reindex(listed.index, fill_value=0) / listed).mean()) if len(listed) else float("nan")
+
+
 def causal_ranking_metrics(ranking: pd.DataFrame, true_uplift: pd.DataFrame, k: int,
                            n_bootstrap: int = 200, random_state: int = 0) -> dict[str, float]:
     """Judge a ranking against the true uplift (``user_id, item_id, true_uplift``), with bootstrap intervals
@@ -144,7 +153,8 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     outcome_if_shown, outcome_if_not_shown, dr_score``), plus ``true_*`` columns when known. Returns the
     rankings (``policy, user_id, item_id, rank, score``) and a report with, per policy: value per user (all
     estimators, DR recommended) and incremental outcomes per user, with intervals; the logging policy too;
-    and truth-based metrics when ``true_uplift`` is present.
+    for each list, the share of its items the relevance list also shows (``shared_with_relevance``, when
+    relevance is among the policies); and truth-based metrics when ``true_uplift`` is present.
     """
     from .ope import evaluate, exposure_terms, incremental_value
 
@@ -165,6 +175,8 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
         incremental = incremental_value(**args, recommended=target, **models, users=users, n_bootstrap=n_bootstrap,
                                         random_state=random_state)
         entry = {"value_per_user": value_est.to_dict(), "incremental_per_user": incremental.to_dict(orient="records")}
+        if name != "logging" and "relevance" in rankings:
+            entry["shared_with_relevance"] = shared_with(rankings[name], rankings["relevance"])
         if name != "logging":
             entry["uplift_validation"] = uplift_at_k(frame, rankings[name],
                                                      policy_scores(frame, name, blend, value), n_bootstrap=n_bootstrap,
@@ -184,9 +196,13 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     return pd.concat(rankings.values(), ignore_index=True), report
 
 
+NEARLY_RELEVANCE = 0.9  # an uplift list sharing this share of its items with the relevance list barely differs
+
+
 def ranking_next_step(report: dict) -> str:
     """One sentence for the ranking report's reader: which list to test next, judged by its doubly robust
-    incremental outcomes per user and their interval."""
+    incremental outcomes per user and their interval — and a second when the uplift list is nearly the
+    relevance list, since then testing one is testing the other."""
     dr = {name: next(r for r in entry["incremental_per_user"] if r["estimator"] == "dr")
           for name, entry in report["policies"].items() if name != "logging"}
     if not dr:
@@ -195,7 +211,13 @@ def ranking_next_step(report: dict) -> str:
     b = dr[best]
     interval = f"{1000 * b['estimate']:+.1f} [{1000 * b['ci_low']:+.1f}, {1000 * b['ci_high']:+.1f}] per 1,000 users"
     if b["ci_low"] <= 0:
-        return (f"No list is distinguishable from zero incremental effect (best: {best}, {interval}); gather more "
-                f"randomized exposure before shipping a reranker.")
-    return (f"A/B test the {best} list against the current ranking: off policy it causes {interval} incremental "
-            f"outcomes; the planning report sizes the test.")
+        advice = (f"No list is distinguishable from zero incremental effect (best: {best}, {interval}); gather more "
+                  f"randomized exposure before shipping a reranker.")
+    else:
+        advice = (f"A/B test the {best} list against the current ranking: off policy it causes {interval} "
+                  f"incremental outcomes; the planning report sizes the test.")
+    shared = report["policies"].get("uplift", {}).get("shared_with_relevance")
+    if shared is not None and shared >= NEARLY_RELEVANCE:
+        advice += (f" The uplift list shows {shared:.0%} of the relevance list's items: on this log predicted uplift "
+                   f"ranks almost as relevance does.")
+    return advice
