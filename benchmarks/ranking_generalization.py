@@ -12,8 +12,9 @@ audit is identified with or without the logged propensity; an unobserved user ra
 Per seed the audit (AIPW, no refuters) runs as logged and with the propensity column removed; its per-row
 uplift and outcome-if-shown rank each user's 20 candidates (k = 5). Reported: the true incremental outcomes
 per user of the relevance and uplift lists and of the two oracle lists (true relevance, true uplift), the
-share of the oracle's gain over relevance the uplift lists capture, and whether the doubly robust intervals
-of each list's value and incremental value cover the truth.
+share of the oracle's gain over relevance the uplift lists capture, the share of the uplift lists' items the
+relevance lists also show, and whether the doubly robust intervals of each list's value and incremental value
+cover the truth.
 
 ``python benchmarks/ranking_generalization.py [N_SEEDS]`` (default 10).
 """
@@ -81,6 +82,7 @@ def main(n_seeds: int = 10) -> None:
                          "ratio": truth["uplift"]["incremental_per_user"] / truth["relevance"]["incremental_per_user"],
                          "share_of_oracle_gain": (truth["uplift"]["incremental_per_user"]
                                                   - truth["relevance"]["incremental_per_user"]) / gain,
+                         "shared_with_relevance": rep["policies"]["uplift"]["shared_with_relevance"],
                          "intervals_covered": sum(truth[p][c] for p in truth
                                                   for c in ("value_covered", "incremental_covered")),
                          "seconds": time.perf_counter() - t0})
@@ -92,6 +94,7 @@ def main(n_seeds: int = 10) -> None:
              "oracle_uplift": group["oracle_uplift_incremental"].mean(),
              "ratio_mean": group["ratio"].mean(), "ratio_min": group["ratio"].min(),
              "share_of_oracle_gain": group["share_of_oracle_gain"].mean(),
+             "shared_with_relevance": group["shared_with_relevance"].mean(),
              "intervals_covered": f"{group['intervals_covered'].sum()}/{4 * len(group)}",
              "seconds": group["seconds"].mean()}
             for case, group in per_run.groupby("propensity", sort=False)]
