@@ -175,12 +175,12 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
         incremental = incremental_value(**args, recommended=target, **models, users=users, n_bootstrap=n_bootstrap,
                                         random_state=random_state)
         entry = {"value_per_user": value_est.to_dict(), "incremental_per_user": incremental.to_dict(orient="records")}
-        if name != "logging" and "relevance" in rankings:
-            entry["shared_with_relevance"] = shared_with(rankings[name], rankings["relevance"])
         if name != "logging":
             entry["uplift_validation"] = uplift_at_k(frame, rankings[name],
                                                      policy_scores(frame, name, blend, value), n_bootstrap=n_bootstrap,
                                                      random_state=random_state)
+            if "relevance" in rankings:
+                entry["shared_with_relevance"] = shared_with(rankings[name], rankings["relevance"])
         if has_truth:
             n_users = len(np.unique(users))
             true_value = float((target * frame["true_p1"] + (1 - target) * frame["true_p0"]).sum() / n_users)
