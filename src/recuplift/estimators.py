@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from .inference import Interval, cluster_se, interval_from_influence
-from .nuisance import (PROPENSITY_CLIP, Nuisances, cross_fit, dr_scores, propensity_model, regression_model,
+from .nuisance import (Nuisances, cross_fit, dr_scores, propensity_floor, propensity_model, regression_model,
                        treatment_model)
 
 
@@ -36,7 +36,7 @@ class EffectEstimator(BaseEstimator):
     needs_nuisances: ClassVar[bool] = True
     gives_cate: ClassVar[bool] = False
 
-    def __init__(self, n_folds: int = 3, random_state: int = 0, clip: float = PROPENSITY_CLIP,
+    def __init__(self, n_folds: int = 3, random_state: int = 0, clip: float | None = None,
                  n_estimators: int = 300):
         self.n_folds = n_folds
         self.random_state = random_state
@@ -55,11 +55,12 @@ class EffectEstimator(BaseEstimator):
         if W.shape[1] == 0:
             W = np.zeros((len(y), 1))  # "no adjustment": a constant column keeps every learner valid
         self.notes_: list[str] = []
+        self.clip_ = propensity_floor(len(y)) if self.clip is None else self.clip  # for estimated propensities
         if nuisances is None and self.needs_nuisances:
-            nuisances = cross_fit(y, t, W, groups, propensity, self.n_folds, self.random_state, self.clip)
+            nuisances = cross_fit(y, t, W, groups, propensity, self.n_folds, self.random_state, self.clip_)
         self.nuisances_ = nuisances
-        if nuisances is not None and nuisances.n_clipped:
-            self.notes_.append(f"{nuisances.n_clipped} propensities clipped to [{self.clip}, {1 - self.clip}]")
+        if nuisances is not None:
+            self.notes_.extend(_propensity_notes(nuisances))
         self.cate_: np.ndarray | None = None
         self.cate_interval_: np.ndarray | None = None
         self._estimate(y, t, W, X, groups, propensity)
@@ -104,6 +105,20 @@ class EffectEstimator(BaseEstimator):
                 "ci_low": self.ate_.ci_low, "ci_high": self.ate_.ci_high, "se": self.ate_.se,
                 "att": self.att_.estimate, "att_ci_low": self.att_.ci_low, "att_ci_high": self.att_.ci_high,
                 "seconds": self.seconds_, "notes": list(self.notes_)}
+
+
+def _propensity_notes(nuisances: Nuisances) -> list[str]:
+    """What the weights did with extreme propensities: clipped when estimated; used as they are when logged."""
+    bounds = f"[{nuisances.clip:.4g}, {1 - nuisances.clip:.4g}]"
+    if nuisances.n_clipped:
+        return [f"{nuisances.n_clipped} estimated propensities clipped to {bounds}"]
+    e = nuisances.propensity
+    extreme = (e < nuisances.clip) | (e > 1 - nuisances.clip)
+    if nuisances.propensity_source != "logged" or not extreme.any():
+        return []
+    largest = float(np.max(1 / np.minimum(e, 1 - e)))
+    return [f"{int(extreme.sum())} logged propensities lie outside {bounds}; used as logged, unclipped (clipping a "
+            f"known propensity only biases), so weights reach {largest:,.0f} and the interval widens"]
 
 
 def _dr_att(y: np.ndarray, t: np.ndarray, nuisances: Nuisances) -> tuple[float, np.ndarray]:
@@ -270,7 +285,7 @@ class DRLearner(_EconCATE):
         return EconDRLearner(model_propensity=propensity_model(self.random_state, self.n_estimators),
                              model_regression=regression_model(self.random_state, self.n_estimators),
                              model_final=SelectedUpliftRegressor(self.random_state), cv=self.n_folds,
-                             min_propensity=self.clip, random_state=self.random_state)
+                             min_propensity=self.clip_, random_state=self.random_state)
 
     def _fit_model(self, model, y, t, W, X, groups):
         model.fit(y, t, X=self._features(W, X), groups=groups)
@@ -318,7 +333,7 @@ class GaussianProcessTLearner(_EconCATE):
     name = "gaussian_process"
     description = "EconML TLearner: one Gaussian process (ARD RBF + noise) per arm; small studies only"
 
-    def __init__(self, n_folds: int = 3, random_state: int = 0, clip: float = PROPENSITY_CLIP,
+    def __init__(self, n_folds: int = 3, random_state: int = 0, clip: float | None = None,
                  n_estimators: int = 300, max_kernel_mib: float = 512):
         super().__init__(n_folds, random_state, clip, n_estimators)
         self.max_kernel_mib = max_kernel_mib
@@ -384,7 +399,7 @@ class CateEnsemble(EffectEstimator):
     gives_cate = True
 
     def __init__(self, members: tuple[Any, ...] = ("neural", "gaussian_process"), n_folds: int = 3,
-                 random_state: int = 0, clip: float = PROPENSITY_CLIP, n_estimators: int = 300):
+                 random_state: int = 0, clip: float | None = None, n_estimators: int = 300):
         super().__init__(n_folds, random_state, clip, n_estimators)
         self.members = members
 

@@ -117,7 +117,7 @@ class NeuralDragonnet(EffectEstimator):
     description = "Dragonnet-style shared representation with targeted regularization (torch, CPU)"
     gives_cate = True
 
-    def __init__(self, n_folds: int = 3, random_state: int = 0, clip: float = 0.01, n_estimators: int = 300,
+    def __init__(self, n_folds: int = 3, random_state: int = 0, clip: float | None = None, n_estimators: int = 300,
                  width: int = 200, head_width: int = 100, dropout: float = 0.0, epochs: int = 300,
                  batch_size: int | None = None, learning_rate: float = 1e-3, weight_decay: float = 1e-4,
                  propensity_weight: float = 1.0, targeted_weight: float = 1.0, balance_weight: float = 1.0,

@@ -15,7 +15,18 @@ from sklearn.base import clone, is_classifier
 from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
 from sklearn.model_selection import GroupKFold, KFold
 
-PROPENSITY_CLIP = 0.01
+PROPENSITY_CLIP = 0.01  # the most an estimated propensity is ever clipped: small logs keep this bound
+
+
+def propensity_floor(n_rows: int) -> float:
+    """Where *estimated* propensities are clipped: Gruber et al.'s (2022, Am. J. Epidemiol.) default truncation
+    level 5 / (√n · ln n), never above ``PROPENSITY_CLIP``. A fixed 0.01 biased logs where the logger shows few of
+    many candidates: with a quarter of the true propensities below 0.01 (``tests/test_estimators.py``), AIPW with
+    estimated propensities clipped at 0.01 kept two thirds of the true ATE as bias. The bound falls as the log
+    grows, because larger logs estimate small propensities better (0.0049 at 12,000 rows, 0.0024 at 40,000).
+    Logged propensities are never clipped: they are the logging design itself, and clipping them only adds bias."""
+    n = max(int(n_rows), 3)
+    return float(min(PROPENSITY_CLIP, 5.0 / (np.sqrt(n) * np.log(n))))
 
 
 def n_jobs() -> int:
@@ -149,15 +160,20 @@ class Nuisances:
     scores: dict[str, float] = field(default_factory=dict)
 
     def clipped_propensity(self) -> np.ndarray:
+        """The propensity the weights use: estimated ones clipped to [clip, 1 − clip], logged ones as logged."""
+        if self.propensity_source == "logged":
+            return self.propensity
         return np.clip(self.propensity, self.clip, 1 - self.clip)
 
 
 def cross_fit(y: np.ndarray, t: np.ndarray, W: np.ndarray, groups: np.ndarray | None = None,
               logged_propensity: np.ndarray | None = None, n_folds: int = 3, random_state: int = 0,
-              clip: float = PROPENSITY_CLIP) -> Nuisances:
-    """Fit e(W), μ0(W), μ1(W) out of fold. A logged propensity, when given, is used instead of e(W)."""
+              clip: float | None = None) -> Nuisances:
+    """Fit e(W), μ0(W), μ1(W) out of fold. A logged propensity, when given, is used instead of e(W), unclipped;
+    an estimated one is clipped at ``clip`` (default: :func:`propensity_floor` of the log's size)."""
     binary = bool(np.isin(y, (0, 1)).all())
     n = len(y)
+    clip = propensity_floor(n) if clip is None else clip
     e = np.empty(n) if logged_propensity is None else np.asarray(logged_propensity, float)
     mu0, mu1 = np.empty(n), np.empty(n)
     flat: dict[int, list[bool]] = {0: [], 1: []}  # per arm and fold: one constant predicted (no split held up)?
@@ -169,7 +185,7 @@ def cross_fit(y: np.ndarray, t: np.ndarray, W: np.ndarray, groups: np.ndarray | 
             target[test] = ArmOutcome.fit(binary, W[rows], y[rows], random_state + k,
                                          None if groups is None else groups[rows]).predict(W[test])
             flat[arm].append(bool(np.ptp(target[test]) < 1e-9))
-    n_clipped = int(((e < clip) | (e > 1 - clip)).sum())
+    n_clipped = 0 if logged_propensity is not None else int(((e < clip) | (e > 1 - clip)).sum())
     fitted_y = np.where(t == 1, mu1, mu0)
     scores = {
         "propensity_auc": float(roc_auc_score(t, e)) if len(np.unique(t)) == 2 else float("nan"),

@@ -209,7 +209,8 @@ def validate(df: pd.DataFrame, roles: Roles | None = None) -> ValidationReport:
                 warnings.append(Problem(roles.propensity,
                                         f"{extreme:.1%} of propensities lie outside "
                                         f"[{PROPENSITY_WARN_LOW}, {PROPENSITY_WARN_HIGH}]",
-                                        hint="weights will be clipped; expect wide intervals"))
+                                        hint="they are used as logged (clipping a known propensity would bias the "
+                                             "estimate); expect large weights and wide intervals"))
     if roles.position:
         _check_position(df, roles.position, problems)
     for col in (roles.user_id, roles.item_id, roles.request_id):
