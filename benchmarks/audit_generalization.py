@@ -4,11 +4,13 @@
 nothing with it but the column names: no text; three user and three item covariates, all observed; a
 confounder that is a user × item *interaction* (``u0 · i0`` moves both exposure and the click); an unobserved
 user random effect on the click (so a user's rows are correlated and only user-clustered intervals are honest);
-a heterogeneous effect on the logit scale; propensities in [0.03, 0.97]. Every confounder is observed, so an
-estimator that generalizes should be close to unbiased here with or without the logged propensity.
+a heterogeneous effect on the logit scale. Every confounder is observed, so an estimator that generalizes should
+be close to unbiased here with or without the logged propensity. Two loggers: ``balanced`` shows about 40% of
+the candidates (propensities in [0.03, 0.97]); ``sparse`` shows about 8%, as a recommender that shows a few of
+many candidates does, and a quarter of its propensities lie below 0.01 (down to 0.001).
 
-Per seed the audit with ``naive, aipw`` (no refuters) runs twice, as logged and with the propensity column
-removed. Reported per case: coverage of the true sample ATE by the recommended estimate's 95% interval, mean
+Per seed and logger the audit with ``naive, aipw`` (no refuters) runs twice, as logged and with the propensity
+column removed. Reported per case: coverage of the true sample ATE by the recommended estimate's 95% interval, mean
 bias, the share of the naive bias removed, and the root mean square of bias / standard error (≈ 1 when the
 intervals are as wide as the errors).
 
@@ -28,12 +30,19 @@ from _harness import COVARIATES, covariate_roles, report, user_item_draws
 from recuplift.causal import Audit
 
 
-def interaction_log(seed: int, n_users: int = 1500, per_user: int = 12, n_items: int = 400) -> pd.DataFrame:
+# logger: (intercept, weight on u0, weight on i1, lowest propensity; the highest is 1 minus it)
+LOGGERS = {"balanced": (-0.5, 0.8, 0.6, 0.03), "sparse": (-3.5, 1.2, 0.9, 0.001)}
+
+
+def interaction_log(seed: int, n_users: int = 1500, per_user: int = 12, n_items: int = 400,
+                    logger: str = "balanced") -> pd.DataFrame:
     """A log whose confounding runs through a user × item interaction, with a user random effect."""
     rng = np.random.default_rng(seed)
     user, item, xu, xi, random_effect = user_item_draws(rng, n_users, per_user, n_items, random_effect_sd=0.7)
     interaction = xu[:, 0] * xi[:, 0]
-    propensity = np.clip(expit(-0.5 + 0.8 * xu[:, 0] + 0.6 * xi[:, 1] + 0.7 * interaction), 0.03, 0.97)
+    intercept, on_user, on_item, bound = LOGGERS[logger]
+    propensity = np.clip(expit(intercept + on_user * xu[:, 0] + on_item * xi[:, 1] + 0.7 * interaction),
+                         bound, 1 - bound)
     exposed = (rng.random(len(user)) < propensity).astype(int)
     control_logit = -2 + 0.5 * xu[:, 0] + 0.4 * xi[:, 1] + 0.5 * interaction + random_effect
     p0, p1 = expit(control_logit), expit(control_logit + 0.3 + 0.3 * xu[:, 2])
@@ -46,8 +55,8 @@ def interaction_log(seed: int, n_users: int = 1500, per_user: int = 12, n_items:
 def main(n_seeds: int = 30) -> None:
     started = time.perf_counter()
     runs = []
-    for seed in range(n_seeds):
-        log = interaction_log(seed)
+    for seed, logger in ((seed, logger) for logger in LOGGERS for seed in range(n_seeds)):
+        log = interaction_log(seed, logger=logger)
         for case in ("logged", "removed"):
             roles = covariate_roles(logged_propensity=case == "logged")
             data = log if case == "logged" else log.drop(columns=["propensity"])
@@ -55,17 +64,19 @@ def main(n_seeds: int = 30) -> None:
             result = Audit(roles, estimators=("naive", "aipw"), run_refuters=False, random_state=seed,
                            progress=False).fit(data)
             truth = result.ground_truth
-            runs.append({"seed": seed, "propensity": case, "estimator": result.ate["estimator"],
+            runs.append({"seed": seed, "logger": logger, "propensity": case, "estimator": result.ate["estimator"],
                          "ate": result.ate["estimate"], "true_ate": truth["ate"], "bias": truth["bias"],
                          "se": result.ate["se"], "covered": truth["covered"],
                          "removed": 1 - truth["bias"] / truth["naive_bias"],
                          "seconds": time.perf_counter() - t0})
-            print(f"seed {seed}, propensity {case}: bias {truth['bias']:+.4f}, covered {truth['covered']}", flush=True)
+            print(f"{logger} logger, seed {seed}, propensity {case}: bias {truth['bias']:+.4f}, "
+                  f"covered {truth['covered']}", flush=True)
     per_run = pd.DataFrame(runs)
     rows = []
-    for case, group in per_run.groupby("propensity", sort=False):
+    for (logger, case), group in per_run.groupby(["logger", "propensity"], sort=False):
         z = group["bias"] / group["se"]
-        rows.append({"propensity": case, "recommended": "/".join(sorted(group["estimator"].unique())),
+        rows.append({"logger": logger, "propensity": case,
+                     "recommended": "/".join(sorted(group["estimator"].unique())),
                      "runs": len(group), "coverage": float(group["covered"].mean()),
                      "mean_bias": float(group["bias"].mean()), "sd_bias": float(group["bias"].std()),
                      "mean_se": float(group["se"].mean()), "rms_z": float(np.sqrt(np.mean(z ** 2))),
