@@ -177,3 +177,23 @@ def test_refutations_repeat_across_processes(tmp_path):
     assert all(run.returncode == 0 for run in runs), runs[0].stderr[-2000:]
     first, second = (json.loads(run.stdout.strip().splitlines()[-1]) for run in runs)
     assert first == second
+
+
+@pytest.mark.slow
+def test_sensitivity_checks_read_a_continuous_outcome_the_same_in_any_units():
+    """Minutes or hours from another origin: the unobserved-confounder refuter moves the estimate by the same share
+    and the E-value does not change (a fixed outcome shift, or a ratio of means, would depend on the units)."""
+    data = simulate(n_users=150, n_candidates=8, n_items=80, seed=6).data.drop(columns=["item_text", "user_text"])
+    rng = np.random.default_rng(0)
+    data["outcome"] = 20 * data["outcome"] + rng.gamma(2.0, 5.0, len(data))  # watch minutes
+    checks = {}
+    for units, scale, origin in (("minutes", 1.0, 0.0), ("hours", 1 / 60, -2.0)):
+        log = data.assign(outcome=origin + scale * data["outcome"])
+        result = Audit(estimators=("aipw",), progress=False).fit(log)
+        checks[units] = {r["name"]: r for r in result.refutations}
+    minutes, hours = checks["minutes"]["unobserved_common_cause"], checks["hours"]["unobserved_common_cause"]
+    assert minutes["estimate"] > 0 and minutes["new_effect"] / minutes["estimate"] == pytest.approx(
+        hours["new_effect"] / hours["estimate"], rel=0.02)
+    assert hours["outcome_shift"] == pytest.approx(minutes["outcome_shift"] / 60)
+    assert checks["minutes"]["e_value"]["scale"] == "standardized difference"
+    assert checks["minutes"]["e_value"]["e_value"] == pytest.approx(checks["hours"]["e_value"]["e_value"], rel=0.02)

@@ -78,17 +78,36 @@ def uplift_validation(uplift_out_of_fold: np.ndarray, dr: np.ndarray, groups: np
     return {"auuc": auuc(uplift_out_of_fold, dr), **best_linear_predictor(uplift_out_of_fold, dr, groups)}
 
 
-def e_value(estimate: float, ci_low: float, ci_high: float, baseline: float) -> dict[str, float]:
-    """E-value (VanderWeele & Ding): how strong an unobserved confounder would have to be, on the risk-ratio
-    scale with both exposure and outcome, to explain the effect away. ``baseline`` is the unexposed mean."""
+def e_value(estimate: float, ci_low: float, ci_high: float, outcome: np.ndarray, exposed: np.ndarray) -> dict[str, Any]:
+    """E-value (VanderWeele & Ding 2017): how strong an unobserved confounder would have to be, on the risk-ratio
+    scale with both exposure and outcome, to explain the effect away.
+
+    A 0/1 outcome converts the effect to a risk ratio against the unexposed rate. Any other outcome (minutes,
+    revenue) has no risk to divide by, and a ratio of means would change when the outcome is shifted by a
+    constant, so the effect is standardized by the outcome's pooled within-arm standard deviation, d, and turned
+    into an approximate risk ratio exp(0.91 · d), as VanderWeele & Ding recommend for continuous outcomes."""
+    y, t = np.asarray(outcome, float), np.asarray(exposed)
+
     def ev(rr: float) -> float:
+        rr = max(rr, 1e-9)
         rr = rr if rr >= 1 else 1 / rr
         return float(rr + np.sqrt(rr * (rr - 1)))
 
-    if baseline <= 0:
-        return {"e_value": float("nan"), "e_value_ci": float("nan")}
-    rr = (baseline + estimate) / baseline
     bound = ci_low if estimate > 0 else ci_high
     crosses_null = ci_low <= 0 <= ci_high
-    return {"risk_ratio": float(rr), "e_value": ev(max(rr, 1e-9)),
-            "e_value_ci": 1.0 if crosses_null else ev(max((baseline + bound) / baseline, 1e-9))}
+    if np.isin(y, (0.0, 1.0)).all():
+        baseline = float(y[t == 0].mean())
+        if baseline <= 0:
+            return {"scale": "risk ratio", "e_value": float("nan"), "e_value_ci": float("nan"),
+                    "undefined": "no outcome among the unexposed rows, so there is no risk to compare against"}
+        rr, rr_bound = (baseline + estimate) / baseline, (baseline + bound) / baseline
+        scale = "risk ratio"
+    else:
+        arms = [y[t == arm] for arm in (0, 1)]
+        sd = float(np.sqrt(sum((len(a) - 1) * a.var(ddof=1) for a in arms) / (len(y) - 2)))
+        if not sd > 0:
+            return {"scale": "standardized difference", "e_value": float("nan"), "e_value_ci": float("nan"),
+                    "undefined": "the outcome does not vary within the arms"}
+        rr, rr_bound = float(np.exp(0.91 * estimate / sd)), float(np.exp(0.91 * bound / sd))
+        scale = "standardized difference"
+    return {"scale": scale, "risk_ratio": float(rr), "e_value": ev(rr), "e_value_ci": 1.0 if crosses_null else ev(rr_bound)}

@@ -1,0 +1,84 @@
+"""Each diagnostic against a case whose answer is known: overlap, balance before and after weighting, the
+best-linear-predictor heterogeneity test, and the E-value on 0/1 and continuous outcomes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+from recuplift import diagnostics
+
+
+def test_overlap_counts_propensities_outside_the_bounds_and_histograms_each_arm():
+    e = np.array([0.005, 0.5, 0.995, 0.3, 0.2, 0.6])
+    t = np.array([0, 1, 1, 0, 1, 0])
+    out = diagnostics.overlap(e, t)
+    assert out["share_outside"] == pytest.approx(2 / 6) and not out["passed"]
+    assert sum(out["exposed"]) == 3 and sum(out["unexposed"]) == 3
+    assert out["exposed"][-1] == 1 and out["unexposed"][0] == 1  # 0.995 and 0.005 land in the end bins
+    assert diagnostics.overlap(e[1:2].repeat(40), np.r_[np.ones(20), np.zeros(20)])["passed"]
+
+
+def test_weighting_by_the_true_propensity_balances_a_confounder_that_was_imbalanced():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40_000)
+    e = expit(1.2 * x)
+    t = (rng.random(len(x)) < e).astype(int)
+    noise = rng.normal(size=len(x))
+    table = diagnostics.balance(pd.DataFrame({"x": x, "noise": noise}), t, e)
+    assert table.loc["x", "before"] > 0.8  # exposure follows x
+    assert table.loc["x", "after"] < 0.05
+    assert table.loc["noise", "before"] < 0.05 and table.loc["noise", "after"] < 0.05
+    wrong = diagnostics.balance(pd.DataFrame({"x": x}), t, 1 - e)  # weights inverted: worse, not better
+    assert wrong.loc["x", "after"] > table.loc["x", "before"]
+    summary = diagnostics.balance_summary(table)
+    assert summary["passed"] and summary["max_smd_before"] == pytest.approx(table["before"].max())
+
+
+def test_best_linear_predictor_finds_real_heterogeneity_and_not_noise():
+    rng = np.random.default_rng(1)
+    n_users, per_user = 2000, 5
+    groups = np.repeat(np.arange(n_users), per_user)
+    tau = 0.1 + 0.2 * rng.normal(size=len(groups))
+    dr = tau + rng.normal(0, 1.0, len(groups)) + rng.normal(0, 0.5, n_users)[groups]  # unbiased, noisy, clustered
+    real = diagnostics.best_linear_predictor(tau, dr, groups)
+    assert real["heterogeneity_detected"] and abs(real["heterogeneity_slope"] - 1) < 4 * real["slope_se"]
+    assert real["mean_effect"] == pytest.approx(dr.mean(), abs=1e-9)
+    unrelated = diagnostics.best_linear_predictor(rng.normal(size=len(groups)), dr, groups)
+    assert not unrelated["heterogeneity_detected"]
+    unclustered = diagnostics.best_linear_predictor(tau, dr, None)
+    assert unclustered["slope_se"] < real["slope_se"]  # ignoring the users' shared noise understates the error
+
+
+def test_e_value_on_a_zero_one_outcome_is_vanderweele_and_dings_risk_ratio_formula():
+    y = np.r_[np.ones(10), np.zeros(90), np.ones(15), np.zeros(85)]  # unexposed rate 0.10
+    t = np.r_[np.zeros(100), np.ones(100)]
+    out = diagnostics.e_value(0.05, 0.02, 0.08, y, t)  # risk ratio 1.5, interval's lower end 1.2
+    assert out["scale"] == "risk ratio" and out["risk_ratio"] == pytest.approx(1.5)
+    assert out["e_value"] == pytest.approx(1.5 + np.sqrt(1.5 * 0.5))
+    assert out["e_value_ci"] == pytest.approx(1.2 + np.sqrt(1.2 * 0.2))
+    harmful = diagnostics.e_value(-0.05, -0.08, -0.02, y, t)  # risk ratio 0.5 reads as 2; the upper end 0.8 as 1.25
+    assert harmful["e_value"] == pytest.approx(2 + np.sqrt(2)) and harmful["e_value_ci"] == pytest.approx(
+        1.25 + np.sqrt(1.25 * 0.25))
+    assert diagnostics.e_value(0.05, -0.01, 0.11, y, t)["e_value_ci"] == 1.0  # an interval across 0 explains away
+    never = diagnostics.e_value(0.05, 0.02, 0.08, np.r_[np.zeros(100), np.ones(100)], t)
+    assert np.isnan(never["e_value"]) and "unexposed" in never["undefined"]
+
+
+def test_e_value_on_a_continuous_outcome_reads_the_standardized_difference_and_ignores_units():
+    rng = np.random.default_rng(2)
+    t = np.r_[np.zeros(500), np.ones(500)]
+    minutes = 30 + 10 * rng.normal(size=1000) + 4 * t
+    arms = [minutes[t == a] for a in (0, 1)]
+    sd = np.sqrt((arms[0].var(ddof=1) * 499 + arms[1].var(ddof=1) * 499) / 998)
+    out = diagnostics.e_value(4.0, 2.0, 6.0, minutes, t)
+    rr = np.exp(0.91 * 4.0 / sd)
+    assert out["scale"] == "standardized difference" and out["risk_ratio"] == pytest.approx(rr)
+    assert out["e_value"] == pytest.approx(rr + np.sqrt(rr * (rr - 1)))
+    # hours measured from a different origin: the same effect, so the same E-values (a ratio of means would not be)
+    hours = (minutes - 100) / 60
+    shifted = diagnostics.e_value(4.0 / 60, 2.0 / 60, 6.0 / 60, hours, t)
+    assert shifted["e_value"] == pytest.approx(out["e_value"]) and shifted["e_value_ci"] == pytest.approx(
+        out["e_value_ci"])
