@@ -217,6 +217,22 @@ def test_audit_uses_item_level_categories_as_groups(text_log):
     assert item_group_columns(df, Roles(covariates=("category",), item_id=None)) == ()
 
 
+def test_pair_sides_are_read_from_the_data_not_the_column_names(text_log, encoder):
+    """A column named ``reviews`` that varies within an item is the user's side; ``description``, one value per
+    item, is the item's — a name-only rule would find no user side here and drop every pair feature."""
+    from recuplift.adjustment import build_adjustment_sets, text_pairs
+    from recuplift.schema import Roles
+
+    df = text_log.rename(columns={"item_text": "description", "user_text": "reviews"})
+    roles = Roles(text=("description", "reviews"), item_id="item_id", covariates=())
+    assert text_pairs(df, roles) == [("reviews", "description")]
+    sets = build_adjustment_sets(df, roles, encoder=encoder, pair_components=2)
+    assert "reviews__description_cosine" in sets.pair.columns
+    assert text_pairs(df, Roles(text=("description", "reviews"), item_id=None)) == "auto"  # no item id: the names
+    scrambled = df.assign(description=df["description"].sample(frac=1, random_state=0).to_numpy())
+    assert text_pairs(scrambled, roles) == "auto"  # neither column is one value per item: the names decide
+
+
 def test_pca_is_fitted_on_distinct_texts(text_log, encoder):
     popular = pd.concat([text_log, pd.concat([text_log.iloc[[0]]] * 2000)], ignore_index=True)
     a = TextFeatures(columns=("item_text",), encoder=encoder, max_components=5).fit(text_log)

@@ -75,6 +75,7 @@ def build_adjustment_sets(df: pd.DataFrame, roles: Roles, encoder: TextEncoder |
     if not roles.text:
         return AdjustmentSets(tabular, empty, empty, None, modifiers, encoders)
     text_params.setdefault("item_groups", item_group_columns(df, roles))
+    text_params.setdefault("pairs", text_pairs(df, roles))
     features = TextFeatures(columns=tuple(roles.text), encoder=encoder, concepts=concepts,
                             random_state=random_state, **text_params)
     frame = features.fit_transform(df)
@@ -92,3 +93,19 @@ def item_group_columns(df: pd.DataFrame, roles: Roles) -> tuple[str, ...]:
         return ()
     per_item = df.groupby(roles.item_id, observed=True)[categorical].nunique(dropna=False).max()
     return tuple(c for c in categorical if per_item[c] <= 1)
+
+
+def text_pairs(df: pd.DataFrame, roles: Roles) -> list[tuple[str, str]] | str:
+    """(context text, item text) pairs for the pair features, read from the data rather than the names: a text
+    with one value per item id describes the item; any other text — a user's reviews, a request's search
+    query — is context, compared with each item text. Falls back to ``"auto"`` (names containing ``user`` or
+    ``query`` are context) without an item id, or when the data does not split the texts into both sides."""
+    text = list(roles.text or ())
+    if not roles.item_id or len(text) < 2:
+        return "auto"
+    per_item = df.groupby(roles.item_id, observed=True)[text].nunique(dropna=True).max()
+    items = [c for c in text if per_item[c] <= 1]
+    context = [c for c in text if c not in items]
+    if not items or not context:
+        return "auto"
+    return [(c, i) for c in context for i in items]
