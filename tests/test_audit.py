@@ -197,3 +197,27 @@ def test_sensitivity_checks_read_a_continuous_outcome_the_same_in_any_units():
     assert hours["outcome_shift"] == pytest.approx(minutes["outcome_shift"] / 60)
     assert checks["minutes"]["e_value"]["scale"] == "standardized difference"
     assert checks["minutes"]["e_value"]["e_value"] == pytest.approx(checks["hours"]["e_value"]["e_value"], rel=0.02)
+
+
+def _tabular_log(effect: float, seed: int = 0, n_users: int = 300, per_user: int = 8) -> pd.DataFrame:
+    """A confounded log with no text: x moves exposure and the click; showing adds ``effect`` on the logit."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n_users * per_user)
+    exposed = (rng.random(len(x)) < 1 / (1 + np.exp(-x))).astype(int)
+    outcome = (rng.random(len(x)) < 1 / (1 + np.exp(1 - x - effect * exposed))).astype(int)
+    return pd.DataFrame({"user_id": np.repeat(np.arange(n_users), per_user), "item_id": rng.integers(0, 50, len(x)),
+                         "exposed": exposed, "outcome": outcome, "x": x})
+
+
+@pytest.mark.slow
+def test_refuters_pass_a_strong_effect_and_the_sensitivity_checks_fail_a_null_one():
+    roles = Roles(covariates=("x",), text=None)
+    strong, null = (Audit(roles, estimators=("aipw",), progress=False).fit(_tabular_log(effect))
+                    for effect in (1.5, 0.0))
+    checks = {r["name"]: r for r in strong.refutations}
+    assert all(r["passed"] for r in checks.values()), [r["detail"] for r in checks.values() if not r["passed"]]
+    assert abs(checks["placebo_treatment"]["new_effect"]) < 0.2 * checks["placebo_treatment"]["estimate"]
+    assert checks["e_value"]["e_value_ci"] > 1.25 and checks["e_value"]["scale"] == "risk ratio"
+    null_checks = {r["name"]: r for r in null.refutations}
+    assert null.ate["ci_low"] <= 0 <= null.ate["ci_high"]
+    assert not null_checks["e_value"]["passed"] and null_checks["e_value"]["e_value_ci"] == 1.0
