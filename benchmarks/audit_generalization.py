@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from _harness import COVARIATES, covariate_roles, report, user_item_draws
+from _harness import COVARIATES, audit_record, audit_summary, covariate_roles, report, user_item_draws
 from recuplift.causal import Audit
 
 
@@ -63,32 +63,10 @@ def main(n_seeds: int = 30) -> None:
             t0 = time.perf_counter()
             result = Audit(roles, estimators=("naive", "aipw"), run_refuters=False, random_state=seed,
                            progress=False).fit(data)
-            truth = result.ground_truth
-            runs.append({"seed": seed, "logger": logger, "propensity": case, "estimator": result.ate["estimator"],
-                         "ate": result.ate["estimate"], "true_ate": truth["ate"], "bias": truth["bias"],
-                         "se": result.ate["se"], "covered": truth["covered"],
-                         "removed": 1 - truth["bias"] / truth["naive_bias"],
-                         "seconds": time.perf_counter() - t0})
-            print(f"{logger} logger, seed {seed}, propensity {case}: bias {truth['bias']:+.4f}, "
-                  f"covered {truth['covered']}", flush=True)
-    per_run = pd.DataFrame(runs)
-    rows = []
-    for (logger, case), group in per_run.groupby(["logger", "propensity"], sort=False):
-        z = group["bias"] / group["se"]
-        rows.append({"logger": logger, "propensity": case,
-                     "recommended": "/".join(sorted(group["estimator"].unique())),
-                     "runs": len(group), "coverage": float(group["covered"].mean()),
-                     "mean_bias": float(group["bias"].mean()), "sd_bias": float(group["bias"].std()),
-                     "mean_se": float(group["se"].mean()), "rms_z": float(np.sqrt(np.mean(z ** 2))),
-                     "mean_share_of_naive_bias_removed": float(group["removed"].mean()),
-                     "seconds": float(group["seconds"].mean())})
-    coverage = float(per_run["covered"].mean())
-    summary = {"mean true ATE": f"{per_run['true_ate'].mean():+.4f}",
-               "all runs: coverage": f"{coverage:.0%}",
-               "all runs: mean share of naive bias removed": f"{per_run['removed'].mean():.0%}",
-               "target (issue 4's, applied to this generator)": "≥ 90% coverage and ≥ 90% of the naive bias removed",
-               "pass": bool(coverage >= 0.9 and per_run["removed"].mean() >= 0.9),
-               "runs": runs}
+            runs.append(audit_record(result, time.perf_counter() - t0, seed=seed, logger=logger, propensity=case))
+            print(f"{logger} logger, seed {seed}, propensity {case}: bias {runs[-1]['bias']:+.4f}, "
+                  f"covered {runs[-1]['covered']}", flush=True)
+    rows, summary = audit_summary(runs)
     report("audit_generalization", rows, summary, started)
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from _harness import report
+from _harness import audit_record, audit_summary, report
 from recuplift.causal import Audit
 from recuplift.schema import Roles
 
@@ -104,36 +104,12 @@ def main(n_seeds: int = 10) -> None:
             t0 = time.perf_counter()
             result = Audit(roles, estimators=("naive", "aipw"), run_refuters=False, random_state=seed,
                            progress=False).fit(data)
-            truth = result.ground_truth
             aipw = {e["adjustment"]: e["ate"] for e in result.to_dict()["estimates"] if e["estimator"] == "aipw"}
-            runs.append({"seed": seed, "logger": logger, "propensity": case,
-                         "recommended": f"{result.ate['estimator']} on {result.ate['adjustment']}",
-                         "ate": result.ate["estimate"], "true_ate": truth["ate"], "bias": truth["bias"],
-                         "naive_bias": truth["naive_bias"], "se": result.ate["se"], "covered": truth["covered"],
-                         "removed": 1 - truth["bias"] / truth["naive_bias"],
-                         **{f"aipw_bias_{rung}": aipw[rung] - truth["ate"] for rung in RUNGS},
-                         "seconds": time.perf_counter() - t0})
-            print(f"{logger} logger, seed {seed}, propensity {case}: bias {truth['bias']:+.4f}, "
-                  f"covered {truth['covered']}", flush=True)
-    per_run = pd.DataFrame(runs)
-    rows = []
-    for (logger, case), group in per_run.groupby(["logger", "propensity"], sort=False):
-        z = group["bias"] / group["se"]
-        rows.append({"logger": logger, "propensity": case, "recommended": "/".join(sorted(group["recommended"].unique())),
-                     "runs": len(group), "coverage": float(group["covered"].mean()),
-                     "mean_bias": float(group["bias"].mean()), "sd_bias": float(group["bias"].std()),
-                     "mean_se": float(group["se"].mean()), "rms_z": float(np.sqrt(np.mean(z ** 2))),
-                     "mean_share_of_naive_bias_removed": float(group["removed"].mean()),
-                     **{f"aipw_mean_bias_{rung}": float(group[f"aipw_bias_{rung}"].mean()) for rung in RUNGS},
-                     "seconds": float(group["seconds"].mean())})
-    coverage, removed = float(per_run["covered"].mean()), float(per_run["removed"].mean())
-    summary = {"mean true ATE": f"{per_run['true_ate'].mean():+.4f}",
-               "mean naive bias": f"{per_run['naive_bias'].mean():+.4f}",
-               "all runs: coverage": f"{coverage:.0%}",
-               "all runs: mean share of naive bias removed": f"{removed:.0%}",
-               "target (issue 4's, applied to this generator)": "≥ 90% coverage and ≥ 90% of the naive bias removed",
-               "pass": bool(coverage >= 0.9 and removed >= 0.9),
-               "runs": runs}
+            runs.append(audit_record(result, time.perf_counter() - t0, seed=seed, logger=logger, propensity=case,
+                                     **{f"aipw_bias_{rung}": aipw[rung] - result.ground_truth["ate"] for rung in RUNGS}))
+            print(f"{logger} logger, seed {seed}, propensity {case}: bias {runs[-1]['bias']:+.4f}, "
+                  f"covered {runs[-1]['covered']}", flush=True)
+    rows, summary = audit_summary(runs, mean_columns=tuple(f"aipw_bias_{rung}" for rung in RUNGS))
     report("audit_text_generalization", rows, summary, started)
 
 
