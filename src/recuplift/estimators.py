@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from .inference import Interval, cluster_se, interval_from_influence
+from .inference import Interval, interval_from_influence
 from .nuisance import (Nuisances, cross_fit, dr_scores, propensity_floor, propensity_model, regression_model,
                        treatment_model)
 
@@ -86,18 +86,14 @@ class EffectEstimator(BaseEstimator):
     def _ate_from_cate(self, cate: np.ndarray, y: np.ndarray, t: np.ndarray, groups: np.ndarray | None) -> Interval:
         """Mean CATE with the clustered SE of the doubly robust scores."""
         scores = dr_scores(y, t, self.nuisances_)
-        se = cluster_se(scores - scores.mean(), groups)
-        estimate = float(np.mean(cate))
-        return Interval(estimate, se, estimate - 1.959964 * se, estimate + 1.959964 * se)
+        return interval_from_influence(float(np.mean(cate)), scores - scores.mean(), groups)
 
     def _att_from_cate(self, y: np.ndarray, t: np.ndarray, groups: np.ndarray | None) -> Interval:
         """ATT: mean CATE over exposed rows when there is a CATE, else the doubly robust ATT."""
         att_dr, psi = _dr_att(y, t, self.nuisances_)
         if self.cate_ is None:
             return interval_from_influence(att_dr, psi, groups)
-        estimate = float(self.cate_[t == 1].mean())
-        se = cluster_se(psi, groups)
-        return Interval(estimate, se, estimate - 1.959964 * se, estimate + 1.959964 * se)
+        return interval_from_influence(float(self.cate_[t == 1].mean()), psi, groups)
 
     def result(self, adjustment: str = "") -> dict[str, Any]:
         """One row of the estimates table (JSON-safe)."""

@@ -364,8 +364,7 @@ def analyze_test(y: np.ndarray, treated: np.ndarray, covariate: np.ndarray | Non
     n = len(y)
     influence = n * np.where(t == 1, (y - m1) / n1, -(y - m0) / n0)
     ci = interval_from_influence(m1 - m0, influence, groups, alpha)
-    z = ci.estimate / ci.se if ci.se > 0 else float("inf")
-    return {**ci.to_dict(), "p_value": float(2 * stats.norm.sf(abs(z))), "n_treated": n1, "n_control": n0}
+    return {**ci.to_dict(), "p_value": ci.p_value(), "n_treated": n1, "n_control": n0}
 
 
 def simulated_power(metric: Metric, effect: float, n_control: int, design: Design = Design(), n_sims: int = 2000,
