@@ -92,7 +92,8 @@ def test_missing_numeric_covariates_are_imputed_with_an_indicator_not_passed_on_
     tenure = data["user_tenure_days"].astype(float)
     tenure[::7] = np.nan
     data["user_tenure_days"] = tenure
-    result = Audit(estimators=("naive", "aipw", "linear_dml", "neural"), run_refuters=False, progress=False).fit(data)
+    result = Audit(estimators=("naive", "aipw", "linear_dml", "neural"), run_refuters=False, progress=False,
+                   estimator_params={"neural": dict(n_ensemble=1, epochs=20, width=32, head_width=16)}).fit(data)
     estimates = result.estimates.set_index(["estimator", "adjustment"])
     assert np.isfinite(estimates.loc[("linear_dml", "tabular"), "ate"])
     assert np.isfinite(estimates.loc[("neural", "tabular"), "ate"])
@@ -147,6 +148,31 @@ def test_cli_audit_bad_roles_exit_2(tmp_path):
     assert result.returncode == 2 and "--estimators" in result.stderr and "'bogus'" in result.stderr
     assert "problem in the data" not in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
+    for setting, named in (("aipw.epochs=5", "aipw does not take ['epochs']"), ("neural.epochs=5", "'neural'"),
+                           ("aipw.n_estimators=50", "the audit's own")):
+        result = subprocess.run([sys.executable, "-m", "recuplift.cli", "audit", str(path), "--out",
+                                 str(tmp_path / "o"), "--estimators", "naive,aipw", "--estimator-param", setting],
+                                capture_output=True, text=True)
+        message = " ".join(result.stderr.split())  # typer's box wraps long messages
+        assert result.returncode == 2 and "--estimator-param" in message and named in message, result.stderr
+        assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_estimator_settings_reach_the_estimator_and_wrong_ones_fail_before_any_work():
+    data = simulate(n_users=60, n_candidates=6, n_items=40, seed=2).data.drop(columns=["item_text", "user_text"])
+    tiny = dict(n_ensemble=1, width=8, head_width=4)
+
+    def neural_ate(**settings) -> float:
+        result = Audit(estimators=("naive", "neural"), run_refuters=False, progress=False,
+                       estimator_params={"neural": {**tiny, **settings}}).fit(data)
+        return float(result.estimates.set_index(["estimator", "adjustment"]).loc[("neural", "tabular"), "ate"])
+
+    assert neural_ate(epochs=2) == neural_ate(epochs=2)
+    assert neural_ate(epochs=2) != neural_ate(epochs=6)
+    with pytest.raises(ValueError, match=r"neural does not take \['epoch'\]; it takes .*epochs"):
+        Audit(estimators=("naive", "neural"), estimator_params={"neural": {"epoch": 2}}, progress=False).fit(data)
+    with pytest.raises(ValueError, match="settings given for 'neural', which is not among the estimators"):
+        Audit(estimators=("naive", "aipw"), estimator_params={"neural": {"epochs": 2}}, progress=False).fit(data)
 
 
 @pytest.mark.slow

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from . import diagnostics, plots
 from .adjustment import LADDER, AdjustmentSets, build_adjustment_sets
-from .estimators import make_estimator
+from .estimators import EffectEstimator, make_estimator
 from .inference import mean_interval
 from .io import write_json, write_table
 from .metrics import pehe, qini_curve, uplift_by_quantile
@@ -156,14 +156,18 @@ class Audit:
 
     ``estimators``: registry names run on every rung of the adjustment ladder (``naive`` runs once).
     ``concepts``: named concept descriptions scored on every text column (interpretable confounders).
+    ``estimator_params``: settings per estimator, e.g. ``{"neural": {"epochs": 50}}``; the folds, the seed and
+    the nuisance models' settings are the audit's own, the same for every estimator.
     ``run_refuters``: run DoWhy's refuters (the slowest stage).
     """
 
     def __init__(self, roles: Roles | None = None, estimators: tuple[str, ...] = DEFAULT_ESTIMATORS,
                  concepts: dict[str, str] | None = None, encoder: TextEncoder | None = None, n_folds: int = 3,
-                 run_refuters: bool = True, random_state: int = 0, progress: bool = True):
+                 run_refuters: bool = True, random_state: int = 0, progress: bool = True,
+                 estimator_params: dict[str, dict[str, Any]] | None = None):
         self.roles = roles
         self.estimators = estimators
+        self.estimator_params = estimator_params
         self.concepts = concepts
         self.encoder = encoder
         self.n_folds = n_folds
@@ -173,7 +177,7 @@ class Audit:
 
     # -- the four verbs -------------------------------------------------------------------------------------
     def model(self, df: pd.DataFrame) -> "Audit":
-        check_estimator_names(self.estimators)
+        check_estimators(self.estimators, self.estimator_params)
         self.report_ = validate(df, self.roles)
         roles = self.report_.roles
         self.roles_ = roles
@@ -222,7 +226,7 @@ class Audit:
             if rung not in self.nuisances_ and name != "naive":
                 self.nuisances_[rung] = cross_fit(self.y_, self.t_, W if W.shape[1] else np.zeros((len(W), 1)),
                                                   self.groups_, self.propensity_, self.n_folds, self.random_state)
-            est = make_estimator(name, n_folds=self.n_folds, random_state=self.random_state)
+            est = self._make_estimator(name)
             est.fit(self.y_, self.t_, W, X=X_mod if est.gives_cate else None, groups=self.groups_,
                     propensity=self.propensity_, nuisances=self.nuisances_.get(rung))
             rows.append(est.result(rung))
@@ -239,7 +243,7 @@ class Audit:
 
     def fit(self, df: pd.DataFrame) -> AuditResult:
         """model → identify → estimate → refute, timed per stage."""
-        check_estimator_names(self.estimators)  # before the progress bar starts
+        check_estimators(self.estimators, self.estimator_params)  # before the progress bar starts
         seconds: dict[str, float] = {}
         stages = [("model", lambda: self.model(df)), ("identify", self.identify), ("estimate", self.estimate),
                   ("refute", self.refute)]
@@ -252,10 +256,15 @@ class Audit:
         return self._result(seconds)
 
     # -- internals -------------------------------------------------------------------------------------------
+    def _make_estimator(self, name: str) -> EffectEstimator:
+        return make_estimator(name, **(self.estimator_params or {}).get(name, {}), n_folds=self.n_folds,
+                              random_state=self.random_state)
+
     def _refuse_estimators_too_costly(self, n_features: int) -> None:
         """A data problem for each chosen estimator that cannot fit this many rows and features."""
         too_big = [Problem(self.roles_.treatment, problem, hint=f"leave {name} out of the estimators")
-                   for name in self.estimators if (problem := make_estimator(name).size_problem(self.t_, n_features))]
+                   for name in self.estimators
+                   if (problem := self._make_estimator(name).size_problem(self.t_, n_features))]
         if too_big:
             raise DataError(too_big)
 
@@ -479,14 +488,29 @@ def _nuisance_warnings(nuisances: Nuisances, t: np.ndarray) -> list[str]:
             f"{consequence}, and expect per-row uplift to be weak"]
 
 
-def check_estimator_names(names: tuple[str, ...]) -> None:
-    """An unknown estimator is a wrong argument, not a problem in the data: ValueError, before any work."""
+# the folds, the seed and the nuisance models (their size, the propensity floor) are the same for every estimator
+AUDIT_OWNED_PARAMS = {"n_folds", "random_state", "n_estimators", "clip"}
+
+
+def check_estimators(names: tuple[str, ...], params: dict[str, dict[str, Any]] | None = None) -> None:
+    """An unknown estimator, or a setting for one not chosen or that it does not take, is a wrong argument,
+    not a problem in the data: ValueError, before any work."""
     from .estimators import estimator_names
 
     unknown = [name for name in names if name not in estimator_names()]
     if unknown or not names:
         raise ValueError(f"unknown estimator(s) {unknown}; choose from {', '.join(estimator_names())}" if unknown
                          else f"no estimator given; choose from {', '.join(estimator_names())}")
+    for name, settings in (params or {}).items():
+        if name not in names:
+            raise ValueError(f"settings given for '{name}', which is not among the estimators ({', '.join(names)})")
+        takes = sorted(set(make_estimator(name).get_params()) - AUDIT_OWNED_PARAMS)
+        wrong = sorted(set(settings) - set(takes))
+        if wrong:
+            owned = [w for w in wrong if w in AUDIT_OWNED_PARAMS]
+            raise ValueError(f"{name} does not take {wrong}" + (f" ({', '.join(owned)}: the audit's own, the same "
+                                                                f"for every estimator)" if owned else "")
+                             + f"; it takes {', '.join(takes)}")
 
 
 def _safe_columns(frame: pd.DataFrame) -> pd.DataFrame:

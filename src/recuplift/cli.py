@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -141,27 +141,34 @@ def audit(
     covariates: CovariatesOpt = None,
     modifiers: Annotated[Optional[str], typer.Option("--modifiers", help="Comma-separated effect modifiers.")] = None,
     estimators: Annotated[str, typer.Option("--estimators", help="Comma-separated registry names.")] = "naive,ipw,aipw,linear_dml",
+    estimator_param: Annotated[Optional[list[str]], typer.Option("--estimator-param", help="NAME.PARAM=VALUE, a setting of one estimator, e.g. neural.epochs=50 (repeatable).")] = None,
     refute: Annotated[bool, typer.Option("--refute/--no-refute", help="Run DoWhy's refuters (slowest stage).")] = True,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same numbers.")] = 0,
     model: ModelOpt = None,
     pooling: PoolingOpt = "mean",
 ) -> None:
     """Audit a log: DoWhy model → identify → estimate → refute; what exposure caused, for whom, how sure."""
-    from .causal import Audit, check_estimator_names
+    from .causal import Audit, check_estimators
     from .io import read_table
     from .text import TextEncoder
 
     roles = roles_from_flags(treatment, outcome, propensity, position, user_id, item_id, text, covariates, modifiers)
     names = tuple(e.strip() for e in estimators.split(",") if e.strip())
     try:
-        check_estimator_names(names)
+        check_estimators(names)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--estimators") from err
+    try:
+        settings = _estimator_settings(estimator_param or [])
+        check_estimators(names, settings)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--estimator-param") from err
     try:  # a wrong model folder fails here, before the log is read
         encoder = TextEncoder(model=model, pooling=pooling).checked()
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--model/--pooling") from err
-    result = Audit(roles, estimators=names, encoder=encoder, run_refuters=refute, random_state=seed).fit(read_table(data))
+    result = Audit(roles, estimators=names, encoder=encoder, run_refuters=refute, random_state=seed,
+                   estimator_params=settings).fit(read_table(data))
     result.write(out)
     _echo_table(result.summary())
     ate, rec = result.ate, result.recommended
@@ -178,6 +185,27 @@ def audit(
     for warning in result.diagnostics["warnings"]:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"wrote {out}")
+
+
+def _estimator_settings(pairs: list[str]) -> dict[str, dict[str, Any]]:
+    """``NAME.PARAM=VALUE`` strings as ``{NAME: {PARAM: value}}``, each value typed like the parameter's default."""
+    from .estimators import estimator_names, make_estimator
+    from .report import ReportError, typed_value
+
+    settings: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        name, dot, param = key.partition(".")
+        if not (sep and dot and name and param):
+            raise ValueError(f"'{pair}' is not NAME.PARAM=VALUE (e.g. neural.epochs=50)")
+        if name not in estimator_names():
+            raise ValueError(f"unknown estimator '{name}' in '{pair}'; choose from {', '.join(estimator_names())}")
+        try:
+            value = typed_value(raw, repr(make_estimator(name).get_params().get(param)))
+        except ReportError as err:
+            raise ValueError(f"'{pair}': {err}") from err
+        settings.setdefault(name, {})[param] = value
+    return settings
 
 
 @app.command()

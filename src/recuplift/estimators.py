@@ -29,7 +29,11 @@ from .nuisance import (Nuisances, cross_fit, dr_scores, propensity_floor, propen
 
 
 class EffectEstimator(BaseEstimator):
-    """Base class: the shared ``fit`` plumbing (nuisances, ATT, timing) around ``_estimate``."""
+    """Base class: the shared ``fit`` plumbing (nuisances, ATT, timing) around ``_estimate``.
+
+    ``n_estimators``: boosting rounds of every nuisance model on a fixed schedule (the propensity model, and
+    EconML's learners' models); the arm-wise outcome models of the doubly robust scores stop early instead.
+    ``clip``: where estimated propensities are clipped (default: :func:`~recuplift.nuisance.propensity_floor`)."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -57,7 +61,8 @@ class EffectEstimator(BaseEstimator):
         self.notes_: list[str] = []
         self.clip_ = propensity_floor(len(y)) if self.clip is None else self.clip  # for estimated propensities
         if nuisances is None and self.needs_nuisances:
-            nuisances = cross_fit(y, t, W, groups, propensity, self.n_folds, self.random_state, self.clip_)
+            nuisances = cross_fit(y, t, W, groups, propensity, self.n_folds, self.random_state, self.clip_,
+                                  self.n_estimators)
         self.nuisances_ = nuisances
         if nuisances is not None:
             self.notes_.extend(_propensity_notes(nuisances))

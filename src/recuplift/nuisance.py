@@ -169,9 +169,10 @@ class Nuisances:
 
 def cross_fit(y: np.ndarray, t: np.ndarray, W: np.ndarray, groups: np.ndarray | None = None,
               logged_propensity: np.ndarray | None = None, n_folds: int = 3, random_state: int = 0,
-              clip: float | None = None) -> Nuisances:
+              clip: float | None = None, n_estimators: int = 300) -> Nuisances:
     """Fit e(W), μ0(W), μ1(W) out of fold. A logged propensity, when given, is used instead of e(W), unclipped;
-    an estimated one is clipped at ``clip`` (default: :func:`propensity_floor` of the log's size)."""
+    an estimated one (``n_estimators`` boosting rounds) is clipped at ``clip`` (default: :func:`propensity_floor`
+    of the log's size). The outcome models choose their own number of rounds (:class:`ArmOutcome`)."""
     binary = bool(np.isin(y, (0, 1)).all())
     n = len(y)
     clip = propensity_floor(n) if clip is None else clip
@@ -180,7 +181,7 @@ def cross_fit(y: np.ndarray, t: np.ndarray, W: np.ndarray, groups: np.ndarray | 
     flat: dict[int, list[bool]] = {0: [], 1: []}  # per arm and fold: one constant predicted (no split held up)?
     for k, (train, test) in enumerate(folds(n, groups, n_folds, random_state)):
         if logged_propensity is None:
-            e[test] = propensity_model(random_state + k).fit(W[train], t[train]).predict_proba(W[test])[:, 1]
+            e[test] = propensity_model(random_state + k, n_estimators).fit(W[train], t[train]).predict_proba(W[test])[:, 1]
         for arm, target in ((0, mu0), (1, mu1)):
             rows = train[t[train] == arm]
             target[test] = ArmOutcome.fit(binary, W[rows], y[rows], random_state + k,

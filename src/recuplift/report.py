@@ -54,11 +54,12 @@ def parse_parameters(pairs: list[str], notebook: Path) -> dict[str, Any]:
         if key not in declared:
             raise ReportError(f"'{key}' is not a parameter of {notebook.name}; it takes {', '.join(declared)}")
         default = declared[key]["default"]
-        out[key] = _typed(raw, default)
+        out[key] = typed_value(raw, default)
     return out
 
 
-def _typed(raw: str, default: str) -> Any:
+def typed_value(raw: str, default: str) -> Any:
+    """``raw`` typed like ``default`` (its source text): numbers, booleans and None; anything else a string."""
     if raw.lower() in ("none", "null", ""):
         return None
     if default in ("True", "False") or raw.lower() in ("true", "false"):
