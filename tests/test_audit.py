@@ -106,6 +106,16 @@ def test_missing_numeric_covariates_are_imputed_with_an_indicator_not_passed_on_
     assert encoder.transform(data)["user_tenure_days_missing"].sum() == tenure.isna().sum()
 
 
+def test_progress_false_keeps_the_text_encoders_bar_quiet_too(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("RECUPLIFT_CACHE_DIR", str(tmp_path))  # a cold cache: every text is encoded
+    data = simulate(n_users=100, n_candidates=3, n_items=30, seed=1).data
+    assert data["user_text"].nunique() > 64  # more than one batch: the bar would show
+    naive_only = Audit(estimators=("naive",), run_refuters=False, progress=False).fit(data)
+    assert "encoding texts" not in capfd.readouterr().err
+    assert naive_only.recommended["adjustment"] == "none" and "keeps any confounding" in naive_only.recommended["reason"]
+    assert naive_only.ate["estimate"] == naive_only.estimates["ate"].iloc[0]
+
+
 def test_bad_roles_fail_before_any_work():
     df = simulate(n_users=30, n_candidates=5, n_items=20, seed=1).data
     with pytest.raises(DataError, match="missing column"):

@@ -187,7 +187,9 @@ class Audit:
         self.groups_ = group_codes(self.data_[roles.user_id].to_numpy()) if roles.user_id else None
         self.propensity_ = self.data_[roles.propensity].to_numpy(float) if roles.propensity else None
         self._refuse_estimators_too_costly(n_features=1)  # the rows alone, before the text is embedded
-        self.sets_: AdjustmentSets = build_adjustment_sets(self.data_, roles, encoder=self.encoder,
+        # progress=False silences the text encoder's bar too, unless the caller brought an encoder of their own
+        encoder = self.encoder if self.encoder is not None or self.progress else TextEncoder(progress=False)
+        self.sets_: AdjustmentSets = build_adjustment_sets(self.data_, roles, encoder=encoder,
                                                            concepts=self.concepts, random_state=self.random_state)
         self.rungs_ = self.sets_.rungs()
         self.richest_ = self.rungs_[-1]
@@ -284,9 +286,12 @@ class Audit:
         elif ("linear_dml", self.richest_) in available:
             choice, reason = "linear_dml", "AIPW was not run: double ML with cross-fitted XGBoost nuisances (a " \
                                            "constant effect: the overlap-weighted average when effects vary)"
-        else:
+        else:  # the last job runs on the richest rung, unless only the naive difference was asked for
             last = self.estimates_.iloc[-1]
-            choice, reason = str(last["estimator"]), "only estimator run on the richest adjustment"
+            choice, rung = str(last["estimator"]), str(last["adjustment"])
+            reason = "only estimator run on the richest adjustment" if rung == self.richest_ else \
+                "only the naive difference was run: nothing is adjusted for, so it keeps any confounding"
+            return {"estimator": choice, "adjustment": rung, "reason": reason}
         return {"estimator": choice, "adjustment": self.richest_, "reason": reason}
 
     def _heterogeneity(self) -> None:
