@@ -31,6 +31,8 @@ def test_results_json_has_the_documented_fields(audited):
     sim, result, out = audited
     info = json.loads((out / "results.json").read_text())
     assert info["n_rows"] == len(sim.data)
+    assert info["settings"] == {"estimators": ["naive", "ipw", "aipw", "linear_dml"], "estimator_params": {},
+                                "n_folds": 3, "random_state": 0, "refuters": True}  # what reruns it
     for key in ("ate", "att"):
         assert {"estimate", "ci_low", "ci_high", "estimator", "adjustment"} <= set(info[key])
         assert info[key]["ci_low"] <= info[key]["estimate"] <= info[key]["ci_high"]
@@ -175,6 +177,7 @@ def test_estimator_settings_reach_the_estimator_and_wrong_ones_fail_before_any_w
     def neural_ate(**settings) -> float:
         result = Audit(estimators=("naive", "neural"), run_refuters=False, progress=False,
                        estimator_params={"neural": {**tiny, **settings}}).fit(data)
+        assert result.to_dict()["settings"]["estimator_params"] == {"neural": {**tiny, **settings}}
         return float(result.estimates.set_index(["estimator", "adjustment"]).loc[("neural", "tabular"), "ate"])
 
     assert neural_ate(epochs=2) == neural_ate(epochs=2)

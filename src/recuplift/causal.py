@@ -56,6 +56,7 @@ class AuditResult:
     seconds: dict[str, float]
     roles: Roles
     ground_truth: dict[str, Any] | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # what reruns it: estimators, their settings, seed
     figures_data: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def summary(self) -> pd.DataFrame:
@@ -66,7 +67,8 @@ class AuditResult:
         return {"n_rows": self.n_rows, "ate": self.ate, "att": self.att, "recommended": self.recommended,
                 "estimates": self.estimates.to_dict(orient="records"), "refutations": self.refutations,
                 "diagnostics": self.diagnostics, "heterogeneity": self.heterogeneity,
-                "seconds": self.seconds, "roles": self.roles.to_dict(), "ground_truth": self.ground_truth}
+                "seconds": self.seconds, "roles": self.roles.to_dict(), "settings": self.settings,
+                "ground_truth": self.ground_truth}
 
     def headline(self) -> pd.DataFrame:
         """The decision table a report opens with: the effect with its interval, what text adjustment changed,
@@ -443,6 +445,9 @@ class Audit:
                            estimates=estimates, refutations=self.refutations_, diagnostics=diag,
                            heterogeneity=heterogeneity, uplift=uplift, seconds=seconds, roles=roles,
                            ground_truth=truth,
+                           settings={"estimators": list(self.estimators),
+                                     "estimator_params": self.estimator_params or {}, "n_folds": self.n_folds,
+                                     "random_state": self.random_state, "refuters": self.run_refuters},
                            figures_data={"balance": balance_table, "qini": qini_curve(self.uplift_, self.dr_),
                                          "graph_groups": self._graph_groups()})
 
