@@ -445,11 +445,19 @@ class Audit:
                            estimates=estimates, refutations=self.refutations_, diagnostics=diag,
                            heterogeneity=heterogeneity, uplift=uplift, seconds=seconds, roles=roles,
                            ground_truth=truth,
-                           settings={"estimators": list(self.estimators),
-                                     "estimator_params": self.estimator_params or {}, "n_folds": self.n_folds,
-                                     "random_state": self.random_state, "refuters": self.run_refuters},
+                           settings=self._settings(),
                            figures_data={"balance": balance_table, "qini": qini_curve(self.uplift_, self.dr_),
                                          "graph_groups": self._graph_groups()})
+
+    def _settings(self) -> dict[str, Any]:
+        """What reruns this audit, JSON-safe: an estimator object given as a setting is kept as its repr."""
+        def plain(value: Any) -> Any:
+            return value if isinstance(value, (bool, int, float, str, type(None))) else repr(value)
+
+        return {"estimators": list(self.estimators),
+                "estimator_params": {name: {key: plain(value) for key, value in settings.items()}
+                                     for name, settings in (self.estimator_params or {}).items()},
+                "n_folds": self.n_folds, "random_state": self.random_state, "refuters": self.run_refuters}
 
     def _group_effects(self) -> list[dict[str, Any]]:
         rows = []
