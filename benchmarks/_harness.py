@@ -15,7 +15,9 @@ import pandas as pd
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+from recuplift.inference import mean_interval  # noqa: E402
 from recuplift.io import write_json  # noqa: E402
+from recuplift.nuisance import Nuisances, dr_scores  # noqa: E402
 from recuplift.schema import Roles  # noqa: E402
 
 COVARIATES = ("u0", "u1", "u2", "i0", "i1", "i2")  # the off-simulator generators' observed columns
@@ -53,6 +55,16 @@ def covariate_roles(logged_propensity: bool) -> Roles:
     return Roles.from_mapping(dict(treatment="exposed", outcome="outcome",
                                    propensity="propensity" if logged_propensity else None,
                                    user_id="user_id", item_id="item_id", text=None, covariates=",".join(COVARIATES)))
+
+
+def true_nuisance_covers(outcome: np.ndarray, exposed: np.ndarray, propensity: np.ndarray, mu0: np.ndarray,
+                         mu1: np.ndarray, users: np.ndarray, true_uplift: np.ndarray) -> bool:
+    """The reference for an audit's intervals: does AIPW with the generator's *true* propensity and outcome
+    means (nothing estimated; the efficient influence function, clustered by user) cover the true sample ATE?"""
+    truth = Nuisances(propensity=np.asarray(propensity, float), mu0=np.asarray(mu0, float),
+                      mu1=np.asarray(mu1, float), propensity_source="true", n_clipped=0, clip=0.0)
+    interval = mean_interval(dr_scores(np.asarray(outcome, float), np.asarray(exposed, float), truth), users)
+    return bool(interval.ci_low <= np.mean(true_uplift) <= interval.ci_high)
 
 
 def audit_record(result: Any, seconds: float, **keys: Any) -> dict[str, Any]:

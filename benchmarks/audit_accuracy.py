@@ -22,10 +22,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from _harness import report
+from _harness import report, true_nuisance_covers
 from recuplift.causal import DEFAULT_ESTIMATORS, Audit
-from recuplift.inference import mean_interval
-from recuplift.nuisance import Nuisances, dr_scores
 from recuplift.simulate import simulate
 from recuplift.text import TextEncoder
 
@@ -37,11 +35,8 @@ ESTIMATORS = {"logged": tuple(e for e in DEFAULT_ESTIMATORS if e != "linear_dml"
 
 def oracle_covers(data: pd.DataFrame) -> bool:
     """Whether AIPW with the true nuisances (an efficient-influence-function interval) covers the true ATE."""
-    truth = Nuisances(propensity=data["true_propensity"].to_numpy(), mu0=data["true_p0"].to_numpy(),
-                      mu1=data["true_p1"].to_numpy(), propensity_source="true", n_clipped=0, clip=0.0)
-    scores = dr_scores(data["outcome"].to_numpy(float), data["exposed"].to_numpy(float), truth)
-    interval = mean_interval(scores, data["user_id"].to_numpy())
-    return bool(interval.ci_low <= data["true_uplift"].mean() <= interval.ci_high)
+    return true_nuisance_covers(data["outcome"], data["exposed"], data["true_propensity"], data["true_p0"],
+                                data["true_p1"], data["user_id"].to_numpy(), data["true_uplift"])
 
 
 def main(n_seeds: int = 10) -> None:

@@ -31,9 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from _harness import audit_record, audit_summary, report
+from _harness import audit_record, audit_summary, report, true_nuisance_covers
 from recuplift.causal import Audit
-from recuplift.inference import mean_interval
 from recuplift.schema import Roles
 
 PRODUCTS = [["wireless headphones", "a bluetooth speaker", "noise cancelling earbuds"],
@@ -86,11 +85,8 @@ def revenue_log(seed: int, n_users: int = 1500, n_items: int = 240) -> pd.DataFr
 
 def true_nuisance_reference(log: pd.DataFrame) -> bool:
     """Does AIPW with the true propensity and outcome means, clustered by user, cover the true sample ATE?"""
-    y, t, e = log["revenue"].to_numpy(), log["shown"].to_numpy(), log["true_propensity"].to_numpy()
-    mu0 = log["true_mu0"].to_numpy()
-    mu1 = mu0 + log["true_uplift"].to_numpy()
-    interval = mean_interval(mu1 - mu0 + t * (y - mu1) / e - (1 - t) * (y - mu0) / (1 - e), log["uid"].to_numpy())
-    return bool(interval.ci_low <= log["true_uplift"].mean() <= interval.ci_high)
+    return true_nuisance_covers(log["revenue"], log["shown"], log["true_propensity"], log["true_mu0"],
+                                log["true_mu0"] + log["true_uplift"], log["uid"].to_numpy(), log["true_uplift"])
 
 
 def main(n_seeds: int = 50) -> None:
