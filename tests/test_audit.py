@@ -126,6 +126,11 @@ def test_bad_roles_fail_before_any_work():
         Audit(estimators=("naive", "bogus"), progress=False).fit(df)
     with pytest.raises(ValueError, match="no estimator given"):
         Audit(estimators=(), progress=False).fit(df)
+    two_users = df[df["user_id"].isin(df["user_id"].unique()[:2])]  # scikit-learn's splitter would raise deep inside
+    with pytest.raises(DataError, match=r"column 'user_id': the log has 2 distinct user\(s\).* 3 folds"):
+        Audit(progress=False).fit(two_users)
+    with pytest.raises(DataError, match=r"column 'user_id'.* 4 folds"):  # the audit's own folds are what counts
+        Audit(n_folds=4, progress=False).fit(df[df["user_id"].isin(df["user_id"].unique()[:3])])
 
 
 

@@ -121,6 +121,32 @@ def test_a_text_column_with_fewer_than_two_distinct_texts(texts):
     assert p.column == "item_text" and "distinct non-empty" in p.rule and "--text" in p.hint
 
 
+def test_a_constant_outcome_is_a_problem_not_a_zero_width_interval():
+    df = base_frame().assign(outcome=0)
+    [p] = problems_of(df)
+    assert p.column == "outcome" and "constant (0 in every row)" in p.rule
+
+
+@pytest.mark.parametrize("user_ids, n_folds, ok", [(["u0", "u1"] * 4, 3, False), (["u0", "u1", "u2", "u0"] * 2, 3, True),
+                                                   (["u0", "u1", "u2", "u0"] * 2, 4, False)])
+def test_cross_fitting_needs_a_user_per_fold(user_ids, n_folds, ok):
+    df = base_frame().assign(user_id=user_ids)
+    if ok:
+        assert validate(df, n_folds=n_folds).stats["users"] == 3
+        return
+    with pytest.raises(DataError) as info:
+        validate(df, n_folds=n_folds)
+    [p] = info.value.problems
+    assert p.column == "user_id" and f"{df.user_id.nunique()} distinct user(s)" in p.rule and f"{n_folds} folds" in p.rule
+
+
+def test_without_user_ids_cross_fitting_needs_a_row_per_fold():
+    df = base_frame().drop(columns="user_id")
+    validate(df, n_folds=8)
+    with pytest.raises(DataError, match="8 row"):
+        validate(df, n_folds=9)
+
+
 def test_fewer_than_two_rows_in_an_arm():
     df = base_frame()
     df["exposed"] = [1, 0, 0, 0, 0, 0, 0, 0]

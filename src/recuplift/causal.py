@@ -180,7 +180,7 @@ class Audit:
     # -- the four verbs -------------------------------------------------------------------------------------
     def model(self, df: pd.DataFrame) -> "Audit":
         check_estimators(self.estimators, self.estimator_params)
-        self.report_ = validate(df, self.roles)
+        self.report_ = validate(df, self.roles, n_folds=self.n_folds)
         roles = self.report_.roles
         self.roles_ = roles
         self.data_ = df.reset_index(drop=True)

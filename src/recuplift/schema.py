@@ -183,8 +183,11 @@ class ValidationReport:
                 "stats": self.stats}
 
 
-def validate(df: pd.DataFrame, roles: Roles | None = None) -> ValidationReport:
-    """Check ``df`` against the contract; raise one ``DataError`` listing every problem, else report."""
+def validate(df: pd.DataFrame, roles: Roles | None = None, n_folds: int | None = None) -> ValidationReport:
+    """Check ``df`` against the contract; raise one ``DataError`` listing every problem, else report.
+
+    ``n_folds``: the cross-fitting folds the caller will hold out whole users in, so a log with fewer users
+    than folds is a data problem here rather than a splitter's error deep inside an estimator."""
     if not isinstance(df, pd.DataFrame):
         raise DataError(Problem(None, f"expected a pandas DataFrame, got {type(df).__name__}"))
     if df.columns.duplicated().any():
@@ -239,6 +242,8 @@ def validate(df: pd.DataFrame, roles: Roles | None = None) -> ValidationReport:
             if n_arm < 2:
                 problems.append(Problem(roles.treatment, f"fewer than 2 rows with {roles.treatment}={arm} "
                                                          f"({n_arm})", hint="an effect needs both arms"))
+    if n_folds is not None:
+        _check_enough_units(df, roles.user_id, n_folds, problems)
     if problems:
         raise DataError(problems)
 
@@ -262,7 +267,8 @@ def validate(df: pd.DataFrame, roles: Roles | None = None) -> ValidationReport:
     return ValidationReport(roles=roles, warnings=tuple(warnings), stats=stats)
 
 
-def _rows(mask: pd.Series | np.ndarray) -> tuple[int, ...]:
+def offending_rows(mask: pd.Series | np.ndarray) -> tuple[int, ...]:
+    """The first few row numbers where ``mask`` holds, as a Problem shows them."""
     idx = np.flatnonzero(np.asarray(mask, dtype=bool))
     return tuple(int(i) for i in idx[:MAX_ROWS_SHOWN])
 
@@ -291,7 +297,7 @@ def _numeric(series: pd.Series) -> pd.Series | None:
 
 def _non_numeric_rows(series: pd.Series) -> tuple[int, ...]:
     converted = pd.to_numeric(series, errors="coerce")
-    return _rows(converted.isna() & series.notna())
+    return offending_rows(converted.isna() & series.notna())
 
 
 def _check_treatment(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd.Series | None:
@@ -302,7 +308,7 @@ def _check_treatment(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd.
         return None
     bad = values.isna() | ~values.isin([0.0, 1.0])
     if bad.any():
-        problems.append(Problem(col, "treatment must be binary 0/1", _rows(bad),
+        problems.append(Problem(col, "treatment must be binary 0/1", offending_rows(bad),
                                 "encode exposure as 0/1 and drop rows with missing exposure"))
         return None
     if values.nunique() < 2:
@@ -319,13 +325,28 @@ def _check_outcome(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd.Se
                                 "encode the outcome as a number (0/1 for rates)"))
         return None
     if values.isna().any():
-        problems.append(Problem(col, "outcome is missing (NaN)", _rows(values.isna()),
+        problems.append(Problem(col, "outcome is missing (NaN)", offending_rows(values.isna()),
                                 "drop or impute those rows"))
         return None
     if np.isinf(values).any():
-        problems.append(Problem(col, "outcome is infinite", _rows(np.isinf(values)), "drop those rows"))
+        problems.append(Problem(col, "outcome is infinite", offending_rows(np.isinf(values)), "drop those rows"))
+        return None
+    if values.nunique() < 2:
+        problems.append(Problem(col, f"outcome is constant ({values.iloc[0]:g} in every row)",
+                                hint="an effect needs rows whose outcomes differ (every estimate would be exactly 0 "
+                                     "with a zero-width interval); a rare outcome needs a longer log"))
         return None
     return values
+
+
+def _check_enough_units(df: pd.DataFrame, user_id: str | None, n_folds: int, problems: list[Problem]) -> None:
+    """Cross-fitting holds out whole users (rows when there is no user id): it needs at least one per fold."""
+    units = int(df[user_id].nunique()) if user_id else len(df)
+    if units < n_folds:
+        what = "distinct user(s): cross-fitting holds out whole users" if user_id else "row(s): cross-fitting holds out rows"
+        problems.append(Problem(user_id, f"the log has {units} {what} in {n_folds} folds and needs at least "
+                                         f"{n_folds}",
+                                hint="audit a longer log; with so few users no interval is meaningful anyway"))
 
 
 def _check_propensity(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd.Series | None:
@@ -334,12 +355,12 @@ def _check_propensity(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd
         problems.append(Problem(col, "propensity must be numeric", _non_numeric_rows(df[col])))
         return None
     if values.isna().any():
-        problems.append(Problem(col, "propensity is missing (NaN)", _rows(values.isna()),
+        problems.append(Problem(col, "propensity is missing (NaN)", offending_rows(values.isna()),
                                 "drop the column (it will be estimated) or fill it from the logger"))
         return None
     outside = (values <= 0) | (values >= 1)
     if outside.any():
-        problems.append(Problem(col, "propensity must lie strictly inside (0, 1)", _rows(outside),
+        problems.append(Problem(col, "propensity must lie strictly inside (0, 1)", offending_rows(outside),
                                 "a logging probability of 0 or 1 leaves no overlap; drop those rows"))
         return None
     return values
@@ -353,17 +374,17 @@ def _check_position(df: pd.DataFrame, col: str, problems: list[Problem]) -> None
     present = values.notna()
     below = present & (values < 1)
     if below.any():
-        problems.append(Problem(col, "position must be ≥ 1", _rows(below), "slots are counted from 1"))
+        problems.append(Problem(col, "position must be ≥ 1", offending_rows(below), "slots are counted from 1"))
     fractional = present & ~below & np.isfinite(values) & (values != np.floor(values))
     fractional |= present & ~np.isfinite(values)
     if fractional.any():
-        problems.append(Problem(col, "position must be a whole number", _rows(fractional)))
+        problems.append(Problem(col, "position must be a whole number", offending_rows(fractional)))
 
 
 def _check_ids(df: pd.DataFrame, col: str, problems: list[Problem]) -> None:
     missing = df[col].isna()
     if missing.any():
-        problems.append(Problem(col, "id is missing", _rows(missing), "every row needs its id"))
+        problems.append(Problem(col, "id is missing", offending_rows(missing), "every row needs its id"))
 
 
 def _check_text(df: pd.DataFrame, col: str, problems: list[Problem]) -> float | None:
@@ -371,7 +392,7 @@ def _check_text(df: pd.DataFrame, col: str, problems: list[Problem]) -> float | 
     missing = series.isna()
     not_str = ~missing & ~series.map(lambda v: isinstance(v, (str, bytes)))
     if not_str.any():
-        problems.append(Problem(col, "text column holds non-string values", _rows(not_str),
+        problems.append(Problem(col, "text column holds non-string values", offending_rows(not_str),
                                 "cast to str or set missing texts to null"))
         return None
     empty = missing | series.map(lambda v: isinstance(v, (str, bytes)) and not v.strip())
@@ -388,7 +409,7 @@ def _check_covariate(df: pd.DataFrame, col: str, problems: list[Problem]) -> Non
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         inf = np.isinf(series.astype("float64"))
         if inf.any():
-            problems.append(Problem(col, "covariate is infinite", _rows(inf), "drop or cap those rows"))
+            problems.append(Problem(col, "covariate is infinite", offending_rows(inf), "drop or cap those rows"))
     elif not _is_tabular(series):
         problems.append(Problem(col, "covariate must be numeric or categorical",
                                 hint="pass long free text with --text instead"))
