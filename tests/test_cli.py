@@ -23,6 +23,7 @@ BAD_INPUTS = {
                            "propensity", "(0, 1)"),
     "position_below_1": (lambda df: df.assign(position=df.position - 1), "position", "≥ 1"),
     "text_not_string": (lambda df: df.assign(item_text=np.arange(len(df))), "item_text", "non-string"),
+    "outcome_constant": (lambda df: df.assign(outcome=0), "outcome", "constant"),
     "one_exposed_row": (lambda df: df.assign(exposed=(df.index == 0).astype(int)), "exposed", "fewer than 2"),
 }
 
@@ -94,6 +95,14 @@ def test_plan_rejects_impossible_inputs_without_traceback():
     assert result.returncode == 2 and "baseline" in result.stderr and "Traceback" not in result.stderr
     missing = run_cli("plan", "--from-audit", "/nonexistent/audit")
     assert missing.returncode == 2 and "no audit output" in missing.stderr
+    zero_weeks = run_cli("plan", "--baseline", "0.05", "--lift", "0.01", "--weekly-users", "0")
+    assert zero_weeks.returncode == 2 and "weekly units (--weekly-users) must be positive" in zero_weeks.stderr
+
+
+def test_a_demo_too_small_for_its_reports_is_refused_before_any_work(tmp_path):
+    result = run_cli("demo", "--users", "5", "--out", str(tmp_path / "demo"))
+    assert result.returncode == 2 and "'--users'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "demo").exists()
 
 
 @pytest.mark.slow
@@ -110,7 +119,8 @@ def test_ope_on_open_bandit_writes_the_documented_json(tmp_path):
     for flags, named in ((["--logs", "obd:greedy/all", "--truth", "obd:random/all"], "--logs"),
                          (["--logs", "obd:bts/all", "--truth", "obd:random/kids"], "--truth"),
                          (["--logs", "obd:bts/all", "--truth", "obd:random/all", "--policy", "greedy"], "--policy"),
-                         (["--logs", "obd:bts/all"], "--truth")):
+                         (["--logs", "obd:bts/all"], "--truth"),
+                         (["--logs", "obd:bts/all", "--truth", "obd:random/all", "--runs", "1"], "--runs")):
         bad = run_cli("ope", *flags, "--out", str(tmp_path / "bad"))
         assert bad.returncode == 2 and named in bad.stderr and "problem in the data" not in bad.stderr, bad.stderr
         assert not (tmp_path / "bad").exists()
@@ -134,6 +144,11 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     assert f"{shared:.0%} of its items also in the relevance list" in out.stdout
     short = run_cli("rank", str(data), "--uplift", str(tmp_path / "missing"), "--out", str(tmp_path / "x"))
     assert short.returncode == 2 and "no audit output" in short.stderr
+    shuffled = tmp_path / "shuffled.parquet"  # the same rows in another order: each would get another row's truth
+    sim.data.sample(frac=1.0, random_state=0).to_parquet(shuffled)
+    moved = run_cli("rank", str(shuffled), "--uplift", str(audit_dir), "--out", str(tmp_path / "y"))
+    assert moved.returncode == 2 and "column 'user_id': differs from the audit's user_id" in moved.stderr
+    assert not (tmp_path / "y").exists()
 
 
 def test_audit_embeds_with_the_model_it_is_given_and_says_which(tmp_path, tiny_model):

@@ -28,6 +28,8 @@ def test_duckdb_keeps_other_tables(tmp_path, frame):
     write_table(frame, db + "::a")
     write_table(frame.head(1), db + "::b")
     assert len(read_table(db + "::a")) == 3 and len(read_table(db + "::b")) == 1
+    with pytest.raises(DataError, match=r"no table 'c' in .*store.duckdb — its tables: a, b"):
+        read_table(db + "::c")
 
 
 def test_failed_write_leaves_no_file(tmp_path):

@@ -76,6 +76,8 @@ def test_bootstrap_weights_resample_whole_users():
     w = bootstrap_weights(users, 6, 100, np.random.default_rng(0))
     assert (w[:, 0] == w[:, 1]).all() and (w[:, 3] == w[:, 5]).all()   # a user's rows move together
     assert np.allclose(w[:, [0, 2, 3]].sum(axis=1), 3)                  # three users drawn each time
+    with pytest.raises(ValueError, match="at least 20 resamples .* got 1;"):  # a 95% interval from one draw
+        bootstrap_weights(users, 6, 1, np.random.default_rng(0))
 
 
 def test_evaluate_intervals_and_recommendation():
@@ -144,7 +146,7 @@ def test_open_bandit_protocol_runs_and_beats_ips_in_both_directions():
 
 
 def test_open_bandit_errors_are_clear():
-    from recuplift.openbandit import load_open_bandit, policy_by_name
+    from recuplift.openbandit import load_open_bandit, off_policy_benchmark, policy_by_name
 
     with pytest.raises(ValueError, match="unknown behavior 'greedy'; choose from random, bts"):
         load_open_bandit("greedy")
@@ -154,6 +156,8 @@ def test_open_bandit_errors_are_clear():
     with pytest.raises(ValueError, match="unknown policy 'greedy'"):
         policy_by_name("greedy", log)
     assert np.array_equal(policy_by_name("random", log), policy_by_name("uniform", log))
+    with pytest.raises(ValueError, match="at least 2 \\(--runs\\); got 1"):  # the sd of one run is no spread
+        off_policy_benchmark(log, policy_by_name("uniform", log), 0.005, runs=1)
 
 
 def test_bts_policy_is_a_distribution_per_slot():

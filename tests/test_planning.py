@@ -151,6 +151,9 @@ def test_sample_ratio_mismatch():
     (lambda: Design(power=1.0), "power"), (lambda: Design(arms=3, treated_share=0.3), "unequal split"),
     (lambda: plan_test(Metric("proportion", 0.9), 0.2), "leaves"),
     (lambda: control_sample_size(Metric("mean", 0, 1), 0.0), "lift of 0"),
+    (lambda: Metric("proportion", 5.0), r"--sd"), (lambda: Metric("proportion", 0.0), r"\(0, 1\); got 0$"),
+    (lambda: plan_test(Metric("proportion", 0.05), 0.01, weekly_units=0), "weekly units .* positive; got 0"),
+    (lambda: plan_test(Metric("proportion", 0.05), 0.01, weekly_units=-5), "positive; got -5"),
 ])
 def test_bad_plans_fail_clearly(bad, match):
     with pytest.raises(ValueError, match=match):

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recuplift.planning import Design
 from recuplift.schema import DataError
-from recuplift.targeting import compare_with_test, plan_targeted_tests, read_audit_uplift, top_share
+from recuplift.targeting import (check_log_matches_audit, compare_with_test, plan_targeted_tests, read_audit_roles,
+                                 read_audit_uplift, top_share)
 
 
 def test_top_share_takes_the_highest_predictions_with_stable_ties():
@@ -47,6 +47,8 @@ def test_targeted_plan_rows_and_choices(audited_log):
     assert np.isnan(unplanned.segments.set_index("share").loc[0.1, "n_total"])
     assert any(note.startswith("top 10%") and "a predicted effect ≤ 0" in note for note in unplanned.notes)
     assert any("--weekly-users" in note for note in unplanned.notes) and not any("--weekly-users" in n for n in plan.notes)
+    with pytest.raises(ValueError, match="must be positive; got 0"):  # zero is a mistake, not "no runtime wanted"
+        plan_targeted_tests(result.uplift, weekly_units=0)
 
 
 @pytest.mark.slow
@@ -74,3 +76,21 @@ def test_audit_table_errors_are_clear(tmp_path):
     with pytest.raises(DataError, match="appear in the test log"):
         compare_with_test(table, pd.DataFrame({"user_id": ["b"], "item_id": ["x"], "exposed": [1], "outcome": [0]}),
                           keys=("user_id",))
+
+
+def test_a_log_is_checked_row_by_row_against_the_audit_it_is_joined_to(tmp_path):
+    table = pd.DataFrame({"user_id": ["a", "a", "b", "c"], "item_id": ["x", "y", "x", "z"], "exposed": [1, 0, 1, 0],
+                          "outcome": [1.0, 0.0, 0.0, 0.0], "uplift": [0.1, 0.2, 0.3, 0.4]})
+    roles = {"user_id": "uid", "item_id": "sku", "treatment": "shown", "outcome": "bought"}
+    log = table.rename(columns={"user_id": "uid", "item_id": "sku", "exposed": "shown", "outcome": "bought"})
+    check_log_matches_audit(log, table, roles)  # the audit's own column names, read from its roles
+    with pytest.raises(DataError) as info:  # the same rows in another order would pair rows with others' truth
+        check_log_matches_audit(log.iloc[::-1], table, roles)
+    assert {p.column for p in info.value.problems} == {"uid", "sku", "shown", "bought"}
+    with pytest.raises(DataError, match=r"column 'bought': differs from the audit's outcome in 1 rows \(rows 2\)"):
+        check_log_matches_audit(log.assign(bought=[1.0, 0.0, 1.0, 0.0]), table, roles)
+    with pytest.raises(DataError, match="4 rows but the audit table 3"):
+        check_log_matches_audit(log, table.head(3), roles)
+    assert read_audit_roles(tmp_path) is None
+    (tmp_path / "results.json").write_text('{"roles": {"user_id": "uid"}}')
+    assert read_audit_roles(tmp_path / "uplift.parquet") == {"user_id": "uid"} == read_audit_roles(tmp_path)

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .schema import DataError, Problem, Roles
+from .schema import DataError, Roles
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures are written to files; never open a window
 
@@ -223,13 +223,11 @@ def rank(
     """Rerank candidates by relevance, uplift or a blend; estimate each list's value off policy."""
     from .io import read_table, to_json_safe, write_json, write_table
     from .ranking import evaluate_rankings
-    from .targeting import read_audit_uplift
+    from .targeting import check_log_matches_audit, read_audit_roles, read_audit_uplift
 
     table = read_audit_uplift(uplift)
     log = read_table(data)
-    if len(log) != len(table):
-        raise DataError(Problem(None, f"the log has {len(log):,} rows but the audit table {len(table):,}",
-                                hint="pass the same log the audit read"))
+    check_log_matches_audit(log, table, read_audit_roles(uplift))
     extra = [c for c in log.columns if c.startswith("true_") or c == value]
     candidates = table.join(log[extra].reset_index(drop=True))
     names = tuple(p.strip() for p in policies.split(",") if p.strip())
@@ -272,7 +270,7 @@ def ope(
     out: Annotated[Path, typer.Option("--out", help="Folder for results.json.")],
     policy: Annotated[str, typer.Option("--policy", help="uniform, bts, or POLICY.parquet (item_id, position, probability).")] = "uniform",
     truth: Annotated[Optional[str], typer.Option("--truth", help="The policy's own log, obd:BEHAVIOR/CAMPAIGN, for its on-policy value.")] = None,
-    runs: Annotated[int, typer.Option(help="Bootstrap runs.")] = 20,
+    runs: Annotated[int, typer.Option(min=2, help="Bootstrap runs (the relative error's mean and sd are over them).")] = 20,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 12345,
 ) -> None:
     """Evaluate a policy off policy on the Open Bandit Dataset, against another log's on-policy value."""
@@ -389,7 +387,8 @@ def report(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo's data, results and reports.")] = Path("reports/demo"),
-    users: Annotated[int, typer.Option(help="Simulated users.")] = 600,
+    users: Annotated[int, typer.Option(min=50, help="Simulated users (at least 50: the ranking report's feedback loop "
+                                                    "audits half as many fresh users each round).")] = 600,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """The main job on embedded default data: simulate → audit → rank → plan → HTML reports with an index."""

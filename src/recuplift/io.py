@@ -74,6 +74,10 @@ def _read_duckdb(source: str, columns: list[str] | None) -> pd.DataFrame:
         try:
             return con.execute(f"SELECT {cols} FROM {table}").df()
         except duckdb.Error as err:
+            tables = sorted(r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall())
+            if table not in tables and "." not in table:
+                raise DataError(Problem(None, f"no table '{table}' in {db_path}",
+                                        hint=f"its tables: {', '.join(tables) or 'none'}")) from err
             raise DataError(Problem(None, f"could not read table '{table}' from {db_path}: {err}")) from err
 
 

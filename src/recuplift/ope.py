@@ -26,6 +26,7 @@ import pandas as pd
 ESTIMATORS = ("ips", "snips", "dm", "dr", "switch_dr", "dr_shrinkage")
 SWITCH_TAU = 10.0      # switch-DR: rows whose weight exceeds τ get the model's value only
 SHRINKAGE_LAMBDA = 10.0  # DR shrinkage: w̃ = λw/(w² + λ), λ on the weights' own scale
+MIN_BOOTSTRAP = 20  # fewer resamples leave the 2.5% and 97.5% percentiles to one draw or none
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,9 @@ def estimate_value(terms: LoggedTerms, estimator: str) -> float:
 def bootstrap_weights(clusters: np.ndarray | None, n: int, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
     """(n_bootstrap, n) row weights of a bootstrap over clusters (users) — each draw counts how often every
     user was drawn — or over rows when there are no clusters. Weighted sums replace resampled copies."""
+    if n_bootstrap < MIN_BOOTSTRAP:
+        raise ValueError(f"a bootstrap interval needs at least {MIN_BOOTSTRAP} resamples (--bootstrap, n_bootstrap); "
+                         f"got {n_bootstrap}; the default is 200")
     if clusters is None:
         return rng.multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).astype(float)
     _, codes = np.unique(clusters, return_inverse=True)

@@ -116,6 +116,9 @@ def off_policy_benchmark(log: OpenBanditLog, policy: np.ndarray, truth: float, r
                          estimators: tuple[str, ...] = ESTIMATORS) -> dict[str, Any]:
     """The Open Bandit Pipeline protocol: ``runs`` bootstrap resamples of the log; on each, fit the reward
     model and estimate the policy's value; report the relative error against ``truth``."""
+    if runs < 2:
+        raise ValueError(f"the protocol reports the mean and sd of the relative error over runs: give at least 2 "
+                         f"(--runs); got {runs}")
     rng = np.random.default_rng(seed)
     values: dict[str, list[float]] = {e: [] for e in estimators}
     data = log.data

@@ -40,7 +40,9 @@ class Metric:
 
     def __post_init__(self) -> None:
         if self.kind == "proportion" and not 0 < self.baseline < 1:
-            raise ValueError(f"a proportion's baseline must lie in (0, 1); got {self.baseline}")
+            raise ValueError(f"a proportion's baseline must lie in (0, 1); got {self.baseline:g}"
+                             + (" (for a mean metric give its per-unit standard deviation, --sd)"
+                                if self.baseline >= 1 else ""))
         if self.kind == "mean" and (self.sd is None or not self.sd > 0):
             raise ValueError("a mean metric needs its per-unit standard deviation sd > 0")
         if self.kind not in ("proportion", "mean"):
@@ -238,6 +240,12 @@ def units_after(weeks: np.ndarray | float, weekly_units: float, accumulation: fl
     return weekly_units * np.power(np.asarray(weeks, float), accumulation)
 
 
+def check_weekly_units(weekly_units: float | None) -> None:
+    """None means no runtime is wanted; zero or fewer units a week is a mistake, not 'no runtime'."""
+    if weekly_units is not None and not weekly_units > 0:
+        raise ValueError(f"weekly units (--weekly-users) must be positive; got {weekly_units:g}")
+
+
 def plan_test(metric: Metric, lift: float, relative: bool = False, design: Design = Design(),
               weekly_units: float | None = None, accumulation: float = 1.0, max_weeks: int = 52) -> TestPlan:
     """Sample size for ``lift`` (absolute, or relative to the baseline when ``relative``), runtime from the
@@ -255,9 +263,8 @@ def plan_test(metric: Metric, lift: float, relative: bool = False, design: Desig
     n_total = n0 + design.comparisons * n1
     weeks = None
     by_week = pd.DataFrame()
-    if weekly_units:
-        if weekly_units <= 0:
-            raise ValueError("weekly units must be positive")
+    check_weekly_units(weekly_units)
+    if weekly_units is not None:
         weeks = float((n_total / weekly_units) ** (1 / accumulation))
         horizon = int(min(max_weeks, max(math.ceil(weeks) + 2, 4)))
         by_week = _by_week(metric, effect, design, weekly_units, accumulation, horizon, n0)

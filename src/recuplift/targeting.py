@@ -8,6 +8,7 @@ test needs, its runtime and the incremental outcomes that rolling out to the seg
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ import pandas as pd
 
 from .inference import mean_interval
 from .io import read_table
-from .planning import Design, Metric, analyze_test, plan_test
-from .schema import DataError, Problem
+from .planning import Design, Metric, analyze_test, check_weekly_units, plan_test
+from .schema import DataError, Problem, offending_rows
 
 REQUIRED = ("uplift", "dr_score", "outcome_if_not_shown", "exposed", "outcome")
 DEFAULT_SEGMENTS = (0.1, 0.2, 0.5, 1.0)
@@ -40,6 +41,43 @@ def read_audit_uplift(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         raise DataError(Problem(None, f"the audit table lacks {missing}",
                                 hint="re-run `recuplift audit` with this version of recuplift"))
     return frame
+
+
+def check_log_matches_audit(log: pd.DataFrame, table: pd.DataFrame, roles: dict[str, Any] | None = None) -> None:
+    """Raise unless ``log`` holds the audit's rows in the audit's order.
+
+    Columns taken from the log (``true_*``, item values) are joined to the audit's table by position, so a
+    different or reordered log of the same length would pair every row with another row's truth. ``roles`` is
+    the audit's role mapping (``results.json``), naming the log's own id, exposure and outcome columns."""
+    if len(log) != len(table):
+        raise DataError(Problem(None, f"the log has {len(log):,} rows but the audit table {len(table):,}",
+                                hint="pass the same log the audit read"))
+    problems = []
+    for column, role in (("user_id", "user_id"), ("item_id", "item_id"), ("exposed", "treatment"),
+                         ("outcome", "outcome")):
+        log_column = (roles or {}).get(role) or column
+        if log_column not in log.columns or column not in table.columns:
+            continue
+        ours, theirs = log[log_column].reset_index(drop=True), table[column].reset_index(drop=True)
+        if pd.api.types.is_numeric_dtype(theirs) and pd.api.types.is_numeric_dtype(ours):
+            differ = ~np.isclose(ours.to_numpy(float), theirs.to_numpy(float), equal_nan=True)
+        else:
+            differ = (ours.astype(str) != theirs.astype(str)).to_numpy()
+        if differ.any():
+            problems.append(Problem(log_column, f"differs from the audit's {column} in {int(differ.sum()):,} rows",
+                                    offending_rows(differ),
+                                    "pass the same log the audit read, in the same row order"))
+    if problems:
+        raise DataError(problems)
+
+
+def read_audit_roles(source: str | Path) -> dict[str, Any] | None:
+    """The role mapping in the ``results.json`` beside an audit's ``uplift.parquet`` (None when absent)."""
+    path = Path(source)
+    results = (path if path.is_dir() else path.parent) / "results.json"
+    if not results.exists():
+        return None
+    return json.loads(results.read_text()).get("roles")
 
 
 def top_share(uplift: np.ndarray, q: float) -> np.ndarray:
@@ -116,6 +154,7 @@ def plan_targeted_tests(audit: str | Path | pd.DataFrame, segments: tuple[float,
                         design: Design = Design(), weekly_units: float | None = None) -> TargetedPlan:
     """A test plan for each top share of predicted uplift. Units are the audit's rows (user–item
     opportunities); ``weekly_units`` is how many of them arise each week, of which a share q is eligible."""
+    check_weekly_units(weekly_units)
     frame = read_audit_uplift(audit)
     groups = frame["user_id"].to_numpy() if "user_id" in frame.columns else None
     dr = frame["dr_score"].to_numpy(float)
@@ -133,7 +172,7 @@ def plan_targeted_tests(audit: str | Path | pd.DataFrame, segments: tuple[float,
         if testable:
             plan = plan_test(metric, effect.estimate, design=design)
             row.update(n_per_arm=plan.n_control, n_total=plan.n_total)
-            if weekly_units:
+            if weekly_units is not None:
                 row["weeks"] = plan.n_total / (weekly_units * q)
                 row["incremental_per_week"] = weekly_units * q * effect.estimate
         rows.append(row)
@@ -143,7 +182,7 @@ def plan_targeted_tests(audit: str | Path | pd.DataFrame, segments: tuple[float,
         untestable = ", ".join(f"{q:.0%}" for q in table.loc[table["n_total"].isna(), "share"])
         notes.append(f"top {untestable}: a predicted effect ≤ 0 (or a rate that would pass 1) cannot be planned "
                      f"for a positive lift, so its sample size is left empty")
-    if not weekly_units:
+    if weekly_units is None:
         notes.append("weeks are left empty without a weekly number of units (--weekly-users)")
     return TargetedPlan(table, design, weekly_units, notes)
 
