@@ -10,6 +10,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from xgboost import XGBRegressor
 
+from recuplift.schema import DataError
 from recuplift.upliftmodel import PLUG_IN_COLUMNS, UpliftModel, fit_uplift_regressor, plug_in_features
 
 
@@ -95,6 +96,15 @@ def test_the_uplift_model_calibrates_the_outcome_models_predictions_on_unseen_us
     effect on fresh users (4 seeds); with the plug-in columns 0.95–0.97."""
     train, _ = _level_proportional_log(0, 1000)
     fresh, tau = _level_proportional_log(100, 300)
-    scores = UpliftModel().fit(train).predict(fresh)
+    model = UpliftModel().fit(train)
+    scores = model.predict(fresh)
     assert np.corrcoef(scores["uplift"], tau)[0, 1] > 0.93
     assert np.corrcoef(scores["relevance"], 3 * tau)[0, 1] > 0.9  # relevance: the outcome if shown, 1.5 μ0
+    # rows it cannot score fail naming the column, not with a KeyError, nor silently turned into the median
+    with pytest.raises(DataError, match=r"column 'x1': missing column \(the model was fitted on it\)"):
+        model.predict(fresh.drop(columns=["x1"]))
+    typo = fresh.head(4).astype({"x2": object}).assign(x2=[0.5, "1,2", None, 0.1])
+    with pytest.raises(DataError, match=r"column 'x2': was numeric when fitted .* \(rows 1\)"):
+        model.predict(typo)
+    assert model.predict(typo.assign(x2=[0.5, np.nan, None, 0.1])).notna().all().all()  # missing stays allowed
+    assert model.predict(fresh.head(0)).shape == (0, 2)

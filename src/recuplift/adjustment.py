@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .features import TabularEncoder
-from .schema import Roles
+from .schema import DataError, Problem, Roles
 from .text import TextEncoder
 from .textfeatures import TextFeatures
 
@@ -34,6 +34,13 @@ class AdjustmentSets:
         """The same features for new rows (fresh users, a later log): encoders and PCA stay as fitted."""
         if self.encoders is None:
             raise ValueError("these adjustment sets were not built by build_adjustment_sets")
+        needed = [c for encoder in self.encoders for c in encoder.columns]
+        if self.text_features is not None:
+            needed += [*self.text_features.columns, *self.text_features.item_groups]
+        missing = [c for c in dict.fromkeys(needed) if c not in df.columns]
+        if missing:
+            raise DataError([Problem(c, "missing column (the model was fitted on it)",
+                                     hint="score rows that carry every column the fitted log had") for c in missing])
         tabular, modifiers = (encoder.transform(df) for encoder in self.encoders)
         if self.text_features is None:
             empty = pd.DataFrame(index=df.index)

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from .schema import DataError, Problem, offending_rows
+
 MAX_LEVELS = 50  # rarer levels fold into "<column>=other"
 
 
@@ -45,6 +47,11 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             if col not in self.levels_:
                 values = _as_float(series)
                 missing = np.isnan(values)
+                not_numbers = missing & series.notna().to_numpy()
+                if not_numbers.any():
+                    raise DataError(Problem(col, "was numeric when fitted but holds values that are not numbers",
+                                            offending_rows(not_numbers),
+                                            "give the column as numbers, the missing ones as null"))
                 blocks[col] = np.where(missing, self.medians_[col], values)
                 if col in self.flag_missing_:
                     blocks[f"{col}_missing"] = missing.astype(float)

@@ -129,7 +129,7 @@ class UpliftModel:
         return np.column_stack([frame.to_numpy(float), plug_in_features(mu0, mu1)])
 
     def fit(self, df: pd.DataFrame) -> "UpliftModel":
-        roles = validate(df, self.roles).roles
+        roles = validate(df, self.roles, n_folds=self.n_folds).roles
         data = df.reset_index(drop=True)
         y = data[roles.outcome].to_numpy(float)
         t = data[roles.treatment].to_numpy().astype(int)
@@ -153,6 +153,8 @@ class UpliftModel:
         return W if W.shape[1] else np.zeros((len(W), 1))
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+        if len(df) == 0:
+            return pd.DataFrame({"uplift": [], "relevance": []}, index=df.index, dtype=float)
         sets = self.sets_.transform(df.reset_index(drop=True))
         mu0, mu1 = (model.predict(self._confounders(sets)) for model in self.arm_models_)
         F = self._features(sets, mu0, mu1)
