@@ -41,6 +41,29 @@ def test_parameters_are_typed_by_the_notebooks_defaults():
     assert params == {"n_users": 50, "refute": False, "data": None, "text": "a,b"}
     with pytest.raises(ReportError, match="not a parameter"):
         parse_parameters(["colour=red"], NOTEBOOK_DIR / "01_audit.ipynb")
+    # a number default fixes the type (the error comes here, not from inside a model); a string default keeps
+    # a column named like a number a string
+    with pytest.raises(ReportError, match="expected a whole number, got 'abc'"):
+        parse_parameters(["seed=abc"], NOTEBOOK_DIR / "01_audit.ipynb")
+    assert parse_parameters(["outcome=2024", "seed=1e1"], NOTEBOOK_DIR / "01_audit.ipynb") == {"outcome": "2024", "seed": 10}
+    planning = parse_parameters(["lift=1", "weekly_users=2e4"], NOTEBOOK_DIR / "04_ab_test_planning.ipynb")
+    assert planning == {"lift": 1.0, "weekly_users": 20_000} and isinstance(planning["lift"], float)
+    with pytest.raises(ReportError, match="expected a number, got 'ten'"):
+        parse_parameters(["lift=ten"], NOTEBOOK_DIR / "04_ab_test_planning.ipynb")
+
+
+@pytest.mark.parametrize("filename", sorted(REPORTS.values()))
+def test_every_assignment_in_a_parameters_cell_can_be_set(filename):
+    """papermill skips a line it cannot parse (a '=' inside a string did), and that parameter then cannot be
+    set with -p: every name the cell assigns must be one papermill sees."""
+    import ast
+
+    import papermill
+
+    notebook = nbformat.read(NOTEBOOK_DIR / filename, as_version=4)
+    [cell] = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assigned = [node.targets[0].id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)]
+    assert list(papermill.inspect_notebook(str(NOTEBOOK_DIR / filename))) == assigned
 
 
 def _screenshot_is_a_rendered_page(html, tmp_path):

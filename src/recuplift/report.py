@@ -7,11 +7,14 @@ temporary name and renamed, so a reader never opens half a report.
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .io import atomic_path
@@ -59,18 +62,34 @@ def parse_parameters(pairs: list[str], notebook: Path) -> dict[str, Any]:
 
 
 def typed_value(raw: str, default: str) -> Any:
-    """``raw`` typed like ``default`` (its source text): numbers, booleans and None; anything else a string."""
+    """``raw`` typed like ``default`` (its source text). A number, boolean or string default fixes the type (a
+    seed given as 'abc' is an error here, not deep inside a model; a column named '2024' stays a string); with
+    a None or unreadable default, numbers, booleans and None are read as such and anything else is a string."""
     if raw.lower() in ("none", "null", ""):
         return None
-    if default in ("True", "False") or raw.lower() in ("true", "false"):
+    try:
+        kind = type(ast.literal_eval(default))
+    except (ValueError, SyntaxError):
+        kind = type(None)
+    if kind is str:
+        return raw
+    if kind is bool or raw.lower() in ("true", "false"):
         if raw.lower() not in ("true", "false"):
             raise ReportError(f"expected true or false, got '{raw}'")
         return raw.lower() == "true"
-    for kind in (int, float):
+    if kind in (int, float):
         try:
-            return kind(raw)
+            number = float(raw)
         except ValueError:
-            continue
+            number = float("nan")
+        if kind is float and np.isfinite(number):
+            return number
+        if kind is int and np.isfinite(number) and number.is_integer():
+            return int(number)  # 20000 or 2e4
+        raise ReportError(f"expected {'a whole number' if kind is int else 'a number'}, got '{raw}'")
+    for number in (int, float):
+        with contextlib.suppress(ValueError):
+            return number(raw)
     return raw
 
 
