@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import recuplift
 from recuplift.causal import Audit
 from recuplift.features import TabularEncoder
 from recuplift.schema import DataError, Roles
@@ -31,6 +32,8 @@ def test_results_json_has_the_documented_fields(audited):
     sim, result, out = audited
     info = json.loads((out / "results.json").read_text())
     assert info["n_rows"] == len(sim.data)
+    versions = info["settings"].pop("versions")  # the library versions "same seed, same numbers" holds for
+    assert versions["recuplift"] == recuplift.__version__ and versions["econml"] and versions["dowhy"]
     assert info["settings"] == {"estimators": ["naive", "ipw", "aipw", "linear_dml"], "estimator_params": {},
                                 "n_folds": 3, "random_state": 0, "refuters": True}  # what reruns it
     for key in ("ate", "att"):
@@ -165,7 +168,8 @@ def test_cli_audit_bad_roles_exit_2(tmp_path):
     assert result.returncode == 2 and "--estimators" in result.stderr and "'bogus'" in result.stderr
     assert "problem in the data" not in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
-    for setting, named in (("aipw.epochs=5", "aipw does not take ['epochs']"), ("neural.epochs=5", "'neural'"),
+    for setting, named in (("aipw.epochs=5", "aipw does not take ['epochs']; it has no settings of its own"),
+                           ("neural.epochs=5", "'neural'"),
                            ("aipw.n_estimators=50", "the audit's own")):
         result = subprocess.run([sys.executable, "-m", "recuplift.cli", "audit", str(path), "--out",
                                  str(tmp_path / "o"), "--estimators", "naive,aipw", "--estimator-param", setting],

@@ -81,6 +81,15 @@ def test_every_command_has_help(command):
     assert result.returncode == 0 and "Usage" in result.stdout
 
 
+def test_version_names_recuplift_and_the_libraries_its_numbers_come_from():
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "recuplift 0.1.0" and f"xgboost {version('xgboost')}" in lines and len(lines) == 9
+
+
 def test_plan_prints_n_and_json_has_it_at_the_top_level():
     text = run_cli("plan", "--baseline", "0.05", "--lift", "0.10", "--relative", "--weekly-users", "20000")
     assert text.returncode == 0, text.stderr

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import diagnostics, plots
+from . import diagnostics, plots, versions
 from .adjustment import LADDER, AdjustmentSets, build_adjustment_sets
 from .estimators import EffectEstimator, make_estimator
 from .inference import mean_interval
@@ -457,7 +457,8 @@ class Audit:
         return {"estimators": list(self.estimators),
                 "estimator_params": {name: {key: plain(value) for key, value in settings.items()}
                                      for name, settings in (self.estimator_params or {}).items()},
-                "n_folds": self.n_folds, "random_state": self.random_state, "refuters": self.run_refuters}
+                "n_folds": self.n_folds, "random_state": self.random_state, "refuters": self.run_refuters,
+                "versions": versions()}
 
     def _group_effects(self) -> list[dict[str, Any]]:
         rows = []
@@ -528,7 +529,7 @@ def check_estimators(names: tuple[str, ...], params: dict[str, dict[str, Any]] |
             owned = [w for w in wrong if w in AUDIT_OWNED_PARAMS]
             raise ValueError(f"{name} does not take {wrong}" + (f" ({', '.join(owned)}: the audit's own, the same "
                                                                 f"for every estimator)" if owned else "")
-                             + f"; it takes {', '.join(takes)}")
+                             + (f"; it takes {', '.join(takes)}" if takes else "; it has no settings of its own"))
 
 
 def _safe_columns(frame: pd.DataFrame) -> pd.DataFrame:

@@ -20,6 +20,21 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # figures are written to files; neve
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
                   help="recuplift: what did showing a recommendation cause? Causal uplift for recommenders.")
 
+
+def _print_versions(value: bool) -> None:
+    if value:
+        from . import versions
+
+        typer.echo("\n".join(f"{name} {found or 'not installed'}" for name, found in versions().items()))
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_print_versions, is_eager=True,
+                                                help="Print recuplift's version and its numeric libraries'.")] = False,
+          ) -> None:
+    """recuplift: what did showing a recommendation cause? Causal uplift for recommenders."""
+
 # Role flags, shared by every command that reads a log; defaults are the data contract's column names.
 TreatmentOpt = Annotated[str, typer.Option("--treatment", help="0/1 exposure column.")]
 OutcomeOpt = Annotated[str, typer.Option("--outcome", help="Outcome column (0/1 or numeric).")]
