@@ -188,6 +188,8 @@ def test_unnamed_covariates_are_listed_in_a_warning_and_named_ones_are_not():
 def test_roles_from_mapping_parses_lists_and_rejects_unknown_keys():
     roles = Roles.from_mapping({"text": "a, b", "covariates": "x,y", "propensity": ""})
     assert roles.text == ("a", "b") and roles.covariates == ("x", "y") and roles.propensity is None
+    # a repeated CLI flag arrives as a list: --text '' switches text off (it was read as a column named '')
+    assert Roles.from_mapping({"text": ("",)}).text == () and Roles.from_mapping({"text": ["a,b", " c"]}).text == ("a", "b", "c")
     with pytest.raises(DataError, match="unknown role"):
         Roles.from_mapping({"treatmnt": "x"})
 

@@ -42,7 +42,7 @@ PropensityOpt = Annotated[Optional[str], typer.Option("--propensity", help="Logg
 PositionOpt = Annotated[Optional[str], typer.Option("--position", help="Slot column (int ≥ 1), used when present.")]
 UserOpt = Annotated[Optional[str], typer.Option("--user-id", help="User id column (clusters for intervals).")]
 ItemOpt = Annotated[Optional[str], typer.Option("--item-id", help="Item id column.")]
-TextOpt = Annotated[Optional[list[str]], typer.Option("--text", help="Text column (repeatable); default item_text and user_text when present.")]
+TextOpt = Annotated[Optional[list[str]], typer.Option("--text", help="Text column (repeatable, or comma-separated); default item_text and user_text when present; --text '' for none.")]
 CovariatesOpt = Annotated[Optional[str], typer.Option("--covariates", help="Comma-separated tabular covariates; default: every other numeric/categorical column.")]
 ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="Local Hugging Face model folder for the text columns (default all-MiniLM-L6-v2).")]
 PoolingOpt = Annotated[str, typer.Option("--pooling", help="Token pooling: mean, cls or last (decoders).")]

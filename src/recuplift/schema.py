@@ -89,7 +89,7 @@ class Roles:
     def from_mapping(cls, mapping: dict[str, Any] | None) -> "Roles":
         """Build from a plain dict (CLI flags, notebook parameters); unknown keys are an error, not ignored.
 
-        ``None`` keeps a role's default; an empty string switches an optional role off.
+        ``None`` keeps a role's default; an empty string switches an optional role off (``--text ''`` too).
         """
         mapping = {k: v for k, v in (mapping or {}).items() if v is not None}
         known = {f.name for f in dataclasses.fields(cls)}
@@ -97,8 +97,9 @@ class Roles:
         if unknown:
             raise DataError(Problem(None, f"unknown role(s) {unknown}", hint=f"use some of {sorted(known)}"))
         for key, value in list(mapping.items()):
-            if key in LIST_ROLES and isinstance(value, str):
-                mapping[key] = tuple(s.strip() for s in value.split(",") if s.strip())
+            if key in LIST_ROLES and isinstance(value, (str, list, tuple)):
+                parts = [value] if isinstance(value, str) else value  # a repeated flag: --text a --text b,c
+                mapping[key] = tuple(s.strip() for part in parts for s in str(part).split(",") if s.strip())
             elif value == "":
                 mapping[key] = None
         return cls(**mapping)
