@@ -129,6 +129,10 @@ def test_bad_roles_fail_before_any_work():
         Audit(estimators=("naive", "bogus"), progress=False).fit(df)
     with pytest.raises(ValueError, match="no estimator given"):
         Audit(estimators=(), progress=False).fit(df)
+    with pytest.raises(ValueError, match=r"random_state \(--seed\) must be a whole number in \[0, 2\*\*32\); got -1"):
+        Audit(random_state=-1, progress=False).fit(df)  # scikit-learn's PCA raised it from inside the text features
+    with pytest.raises(ValueError, match="n_folds must be a whole number ≥ 2"):
+        Audit(n_folds=1, progress=False).fit(df)
     two_users = df[df["user_id"].isin(df["user_id"].unique()[:2])]  # scikit-learn's splitter would raise deep inside
     with pytest.raises(DataError, match=r"column 'user_id': the log has 2 distinct user\(s\).* 3 folds"):
         Audit(progress=False).fit(two_users)

@@ -73,6 +73,8 @@ def test_simulate_writes_log_and_truth(tmp_path):
 def test_simulate_rejects_bad_knob(tmp_path):
     result = run_cli("simulate", "--out", str(tmp_path), "--text-noise", "3")
     assert result.returncode == 2 and "text_noise" in result.stderr and "Traceback" not in result.stderr
+    negative_seed = run_cli("simulate", "--out", str(tmp_path), "--seed", "-1")  # every command's --seed is ≥ 0
+    assert negative_seed.returncode == 2 and "'--seed'" in negative_seed.stderr and "Traceback" not in negative_seed.stderr
 
 
 @pytest.mark.parametrize("command", ["simulate", "validate", "embed", "audit", "rank", "ope", "plan", "demo"])

@@ -178,8 +178,16 @@ class Audit:
         self.progress = progress
 
     # -- the four verbs -------------------------------------------------------------------------------------
-    def model(self, df: pd.DataFrame) -> "Audit":
+    def _check_arguments(self) -> None:
+        """Wrong arguments are ValueErrors before any work, not errors from deep inside scikit-learn."""
         check_estimators(self.estimators, self.estimator_params)
+        if not (isinstance(self.n_folds, (int, np.integer)) and self.n_folds >= 2):
+            raise ValueError(f"n_folds must be a whole number ≥ 2 (cross-fitting holds out each fold); got {self.n_folds!r}")
+        if not (isinstance(self.random_state, (int, np.integer)) and 0 <= self.random_state < 2**32):
+            raise ValueError(f"random_state (--seed) must be a whole number in [0, 2**32); got {self.random_state!r}")
+
+    def model(self, df: pd.DataFrame) -> "Audit":
+        self._check_arguments()
         self.report_ = validate(df, self.roles, n_folds=self.n_folds)
         roles = self.report_.roles
         self.roles_ = roles
@@ -247,7 +255,7 @@ class Audit:
 
     def fit(self, df: pd.DataFrame) -> AuditResult:
         """model → identify → estimate → refute, timed per stage."""
-        check_estimators(self.estimators, self.estimator_params)  # before the progress bar starts
+        self._check_arguments()  # before the progress bar starts
         seconds: dict[str, float] = {}
         stages = [("model", lambda: self.model(df)), ("identify", self.identify), ("estimate", self.estimate),
                   ("refute", self.refute)]

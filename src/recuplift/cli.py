@@ -68,7 +68,7 @@ def simulate(
     users: Annotated[int, typer.Option(help="Number of users.")] = 2000,
     candidates: Annotated[int, typer.Option(help="Candidate items per user (rows per user).")] = 20,
     items: Annotated[int, typer.Option(help="Catalog size.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same log.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed; same seed, same log.")] = 0,
     rct: Annotated[bool, typer.Option("--rct", help="Randomize exposure at a fixed rate (an A/B test).")] = False,
     confounding: Annotated[float, typer.Option(help="How strongly the logger targets organic affinity (0 = none).")] = 1.0,
     text_noise: Annotated[float, typer.Option(help="Chance each attribute is left out of a text (0..1).")] = 0.1,
@@ -158,7 +158,7 @@ def audit(
     estimators: Annotated[str, typer.Option("--estimators", help="Comma-separated registry names.")] = "naive,ipw,aipw,linear_dml",
     estimator_param: Annotated[Optional[list[str]], typer.Option("--estimator-param", help="NAME.PARAM=VALUE, a setting of one estimator, e.g. neural.epochs=50 (repeatable).")] = None,
     refute: Annotated[bool, typer.Option("--refute/--no-refute", help="Run DoWhy's refuters (slowest stage).")] = True,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same numbers.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed; same seed, same numbers.")] = 0,
     model: ModelOpt = None,
     pooling: PoolingOpt = "mean",
 ) -> None:
@@ -233,7 +233,7 @@ def rank(
     blend: Annotated[float, typer.Option(help="λ in (1 − λ)·z(relevance) + λ·z(uplift).")] = 0.5,
     value: Annotated[Optional[str], typer.Option(help="Per-item value column for the 'value' policy (e.g. price).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of users for intervals.")] = 200,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
 ) -> None:
     """Rerank candidates by relevance, uplift or a blend; estimate each list's value off policy."""
     from .io import read_table, to_json_safe, write_json, write_table
@@ -286,7 +286,7 @@ def ope(
     policy: Annotated[str, typer.Option("--policy", help="uniform, bts, or POLICY.parquet (item_id, position, probability).")] = "uniform",
     truth: Annotated[Optional[str], typer.Option("--truth", help="The policy's own log, obd:BEHAVIOR/CAMPAIGN, for its on-policy value.")] = None,
     runs: Annotated[int, typer.Option(min=2, help="Bootstrap runs (the relative error's mean and sd are over them).")] = 20,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 12345,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 12345,
 ) -> None:
     """Evaluate a policy off policy on the Open Bandit Dataset, against another log's on-policy value."""
     from .io import read_table, to_json_safe, write_json
@@ -404,7 +404,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo's data, results and reports.")] = Path("reports/demo"),
     users: Annotated[int, typer.Option(min=50, help="Simulated users (at least 50: the ranking report's feedback loop "
                                                     "audits half as many fresh users each round).")] = 600,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
 ) -> None:
     """The main job on embedded default data: simulate → audit → rank → plan → HTML reports with an index."""
     import time
