@@ -90,6 +90,8 @@ def test_ranking_report_on_an_audited_log(audited_log):
     # the logging policy's IPS value is the observed outcomes per user
     logging = next(r for r in report["policies"]["logging"]["value_per_user"]["estimates"] if r["estimator"] == "ips")
     assert logging["estimate"] == pytest.approx(candidates["outcome"].sum() / candidates["user_id"].nunique(), rel=0.05)
+    with pytest.raises(ValueError, match="no policy given; choose from relevance"):  # was pandas' 'No objects to concatenate'
+        evaluate_rankings(candidates, policies=())
 
 
 def test_ranking_next_step_follows_the_best_interval():

@@ -158,6 +158,8 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     """
     from .ope import evaluate, exposure_terms, incremental_value
 
+    if not policies:
+        raise ValueError(f"no policy given; choose from {', '.join(POLICIES)}")
     frame = candidates.rename(columns={"outcome_if_shown": "relevance"})
     args = dict(exposed=frame["exposed"].to_numpy(), outcome=frame["outcome"].to_numpy(float),
                 propensity=frame["propensity"].to_numpy(float))
