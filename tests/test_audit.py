@@ -69,6 +69,10 @@ def test_uplift_rows_follow_input_order_and_figures_exist(audited):
     assert (uplift["user_id"].to_numpy() == sim.data["user_id"].to_numpy()).all()
     assert (uplift["item_id"].to_numpy() == sim.data["item_id"].to_numpy()).all()
     assert np.isfinite(uplift["uplift"]).all()
+    with_interval = uplift["uplift_ci_low"].notna()  # rows whose fold's second stage was linear (not trees)
+    assert with_interval.any() and with_interval.eq(uplift["uplift_ci_high"].notna()).all()
+    inside = uplift[with_interval]
+    assert ((inside["uplift_ci_low"] < inside["uplift"]) & (inside["uplift"] < inside["uplift_ci_high"])).all()
     for name in ("ladder", "overlap", "balance", "uplift_deciles", "qini", "graph"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import expit
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from xgboost import XGBRegressor
 
@@ -108,3 +108,32 @@ def test_the_uplift_model_calibrates_the_outcome_models_predictions_on_unseen_us
         model.predict(typo)
     assert model.predict(typo.assign(x2=[0.5, np.nan, None, 0.1])).notna().all().all()  # missing stays allowed
     assert model.predict(fresh.head(0)).shape == (0, 2)
+
+
+def test_a_linear_second_stages_intervals_cover_a_linear_effect_when_clustered_by_user():
+    """Where the effect is linear in the features, the ridge stage's interval at a row covers it at the nominal
+    rate; with the noise shared within users, row-level (unclustered) errors undercover."""
+    from scipy import stats
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    from recuplift.upliftmodel import linear_stage_se
+
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(200), 10)
+    at = np.array([[1.0, -0.5, 0.3], [0.0, 0.0, 0.0], [-1.0, 1.0, 2.0]])  # rows to predict
+    beta = np.array([0.2, -0.1, 0.05])
+    t = stats.t.ppf(0.975, 199)
+    covered = {"users": [], "rows": []}
+    for _ in range(300):
+        X = rng.normal(size=(2000, 3)) + rng.normal(size=(200, 3))[users]  # features shared within a user, too
+        dr = 0.1 + X @ beta + rng.normal(0, 1.0, 200)[users] + rng.normal(0, 1.0, 2000)
+        model = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(X, dr)
+        truth = 0.1 + at @ beta
+        for key, groups in (("users", users), ("rows", None)):
+            se = linear_stage_se(model, X, dr, groups, at)
+            covered[key].append(np.abs(model.predict(at) - truth) <= t * se)
+    by_users, by_rows = np.mean(covered["users"]), np.mean(covered["rows"])
+    assert 0.92 <= by_users <= 0.98 and by_rows < 0.85
+    trees = XGBRegressor(n_estimators=5).fit(X, dr)
+    assert linear_stage_se(trees, X, dr, users, at) is None  # trees give no interval

@@ -28,13 +28,13 @@ from tqdm.auto import tqdm
 from . import diagnostics, plots, versions
 from .adjustment import LADDER, AdjustmentSets, build_adjustment_sets
 from .estimators import EffectEstimator, make_estimator
-from .inference import mean_interval
+from .inference import critical_value, mean_interval
 from .io import write_json, write_table
 from .metrics import pehe, qini_curve, uplift_by_quantile
 from .nuisance import Nuisances, cross_fit, dr_scores, folds, group_codes, regression_model, treatment_model
 from .schema import DataError, Problem, Roles, validate
 from .text import TextEncoder
-from .upliftmodel import PLUG_IN_COLUMNS, fit_uplift_regressor, plug_in_features
+from .upliftmodel import PLUG_IN_COLUMNS, fit_uplift_regressor, linear_stage_se, plug_in_features
 
 DEFAULT_ESTIMATORS = ("naive", "ipw", "aipw", "linear_dml")
 REFUTATION_MAX_ROWS = 20_000
@@ -305,7 +305,8 @@ class Audit:
         return {"estimator": choice, "adjustment": self.richest_, "reason": reason}
 
     def _heterogeneity(self) -> None:
-        """Per-row uplift from a DR learner (held-out predictions), group effects, deciles and drivers."""
+        """Per-row uplift from a DR learner (held-out predictions; an interval where the second stage is linear),
+        group effects, deciles and drivers."""
         rung = self.richest_
         nuis = self.nuisances_.get(rung) or cross_fit(self.y_, self.t_, self.sets_.matrix(rung), self.groups_,
                                                       self.propensity_, self.n_folds, self.random_state)
@@ -313,12 +314,17 @@ class Audit:
         features = pd.concat([self.sets_.frame(rung), self.sets_.modifiers], axis=1)
         self.features_ = features
         F = np.column_stack([features.to_numpy(float), plug_in_features(nuis.mu0, nuis.mu1)])
-        uplift = np.empty(len(self.y_))
+        uplift, half_width = np.empty(len(self.y_)), np.full(len(self.y_), np.nan)
         for k, (train, test) in enumerate(folds(len(self.y_), self.groups_, self.n_folds, self.random_state + 1)):
-            model = fit_uplift_regressor(F[train], self.dr_[train], None if self.groups_ is None else self.groups_[train],
-                                         self.random_state + k, n_plug_in=PLUG_IN_COLUMNS)
+            groups = None if self.groups_ is None else self.groups_[train]
+            model = fit_uplift_regressor(F[train], self.dr_[train], groups, self.random_state + k,
+                                         n_plug_in=PLUG_IN_COLUMNS)
             uplift[test] = model.predict(F[test])
+            se = linear_stage_se(model, F[train], self.dr_[train], groups, F[test])  # None where trees won
+            if se is not None:
+                half_width[test] = critical_value(len(np.unique(groups)) if groups is not None else len(train)) * se
         self.uplift_ = uplift
+        self.uplift_ci_ = (uplift - half_width, uplift + half_width)
         self.nuisance_richest_ = nuis
 
     def _refutations(self) -> list[dict[str, Any]]:
@@ -434,7 +440,7 @@ class Audit:
             **({"user_id": self.data_[roles.user_id].to_numpy()} if roles.user_id else {}),
             **({"item_id": self.data_[roles.item_id].to_numpy()} if roles.item_id else {}),
             "exposed": self.t_, "outcome": self.y_, "propensity": nuis.clipped_propensity(), "uplift": self.uplift_,
-            "outcome_if_shown": nuis.mu1, "outcome_if_not_shown": nuis.mu0, "dr_score": self.dr_})
+            "uplift_ci_low": self.uplift_ci_[0], "uplift_ci_high": self.uplift_ci_[1], "outcome_if_shown": nuis.mu1, "outcome_if_not_shown": nuis.mu0, "dr_score": self.dr_})
         truth = None
         estimates = self.estimates_
         if "true_uplift" in self.data_.columns:  # compared only now, never read by an estimator

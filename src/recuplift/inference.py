@@ -35,10 +35,15 @@ class Interval:
 
 
 def _cluster_sums(psi: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Per-cluster sums of per-row values (a vector) or of per-row score vectors (rows of a matrix)."""
     if groups is None:
         return psi
     _, codes = np.unique(groups, return_inverse=True)
-    return np.bincount(codes, weights=psi)
+    if psi.ndim == 1:
+        return np.bincount(codes, weights=psi)
+    sums = np.zeros((int(codes.max()) + 1, psi.shape[1]))
+    np.add.at(sums, codes.reshape(-1), psi)
+    return sums
 
 
 def _se_from_sums(sums: np.ndarray, n: int) -> float:
@@ -57,6 +62,19 @@ def cluster_se(centered_influence: np.ndarray, groups: np.ndarray | None) -> flo
     return _se_from_sums(_cluster_sums(psi, groups), len(psi))
 
 
+def cluster_covariance(scores: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """The meat of a cluster-robust sandwich: Σ_g s_g s_gᵀ over per-cluster sums s_g of per-row score vectors
+    (for a regression, row × residual), with the CR1 factor G/(G−1)."""
+    sums = _cluster_sums(np.asarray(scores, dtype=float), groups)
+    g = len(sums)
+    return g / max(g - 1, 1) * sums.T @ sums
+
+
+def critical_value(n_clusters: int, alpha: float = 0.05) -> float:
+    """The two-sided Student's t quantile with (clusters − 1) degrees of freedom that every interval here uses."""
+    return float(stats.t.ppf(1 - alpha / 2, max(n_clusters - 1, 1)))
+
+
 def interval_from_influence(estimate: float, centered_influence: np.ndarray, groups: np.ndarray | None,
                             alpha: float = 0.05) -> Interval:
     """``estimate ± t·SE`` with a cluster-robust SE and t from Student's t with (clusters − 1) degrees of freedom.
@@ -64,7 +82,7 @@ def interval_from_influence(estimate: float, centered_influence: np.ndarray, gro
     psi = np.asarray(centered_influence, dtype=float)
     sums = _cluster_sums(psi, groups)
     se, df = _se_from_sums(sums, len(psi)), float(max(len(sums) - 1, 1))
-    t = stats.t.ppf(1 - alpha / 2, df)
+    t = critical_value(len(sums), alpha)
     return Interval(float(estimate), se, float(estimate - t * se), float(estimate + t * se), df)
 
 

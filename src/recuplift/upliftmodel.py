@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.linear_model import Ridge, RidgeCV
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from .adjustment import AdjustmentSets, build_adjustment_sets
-from .inference import cluster_se
+from .inference import cluster_covariance, cluster_se
 from .nuisance import ArmOutcome, cross_fit, dr_scores, folds, regression_model, rounds_on_held_out_users
 from .schema import Roles, validate
 from .text import TextEncoder
@@ -92,6 +92,29 @@ def fit_uplift_regressor(F: np.ndarray, dr: np.ndarray, groups: np.ndarray | Non
     gain = held_out_errors(calibration) - best_errors  # > 0 where the richer candidate predicts better
     clearly_better = gain.mean() > cluster_se(gain - gain.mean(), groups)
     return (best if clearly_better else calibration).fit(F, dr)
+
+
+def linear_stage_se(model: object, F: np.ndarray, dr: np.ndarray, groups: np.ndarray | None,
+                    F_new: np.ndarray) -> np.ndarray | None:
+    """Standard errors of a ridge second stage's predictions at ``F_new``, clustered by user; None for trees.
+
+    A regression of doubly robust scores on features estimates the best linear predictor of the effect given
+    those features, and sandwich inference on it is valid with cross-fitted nuisances (Semenova & Chernozhukov
+    2021): the interval is for that linear predictor at each row, not for the row's own effect where the effect
+    is not linear in the features. The ridge's penalty enters the bread, (ZᵀZ + P)⁻¹ with the intercept
+    unpenalized, which is the problem scikit-learn's Ridge solves after centering."""
+    if not (isinstance(model, Pipeline) and isinstance(model[-1], Ridge)):
+        return None
+
+    def design(X: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.ones(len(X)), model[:-1].transform(X)])
+
+    Z = design(F)
+    bread = np.linalg.pinv(Z.T @ Z + np.diag([0.0] + [float(model[-1].alpha)] * (Z.shape[1] - 1)))
+    residuals = np.asarray(dr, float) - model.predict(F)
+    covariance = bread @ cluster_covariance(Z * residuals[:, None], groups) @ bread
+    Z_new = design(F_new)
+    return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", Z_new, covariance, Z_new), 0.0))
 
 
 class SelectedUpliftRegressor(RegressorMixin, BaseEstimator):
