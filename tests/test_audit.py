@@ -125,6 +125,23 @@ def test_progress_false_keeps_the_text_encoders_bar_quiet_too(tmp_path, monkeypa
     assert naive_only.ate["estimate"] == naive_only.estimates["ate"].iloc[0]
 
 
+def test_a_treatment_the_covariates_decide_fails_the_overlap_check():
+    """Clipped at the bounds, such propensities sat exactly on 0.01 and 0.99 and the check passed."""
+    data = simulate(n_users=150, n_candidates=20, n_items=200, seed=3).data.drop(columns=["propensity"])
+    decided = data.assign(exposed=(data["price"] > data["price"].median()).astype(int))
+    roles = Roles(text=(), covariates=("price", "category"))
+    result = Audit(roles, estimators=("naive", "aipw"), run_refuters=False, progress=False).fit(decided)
+    overlap = result.diagnostics["overlap"]
+    assert not overlap["passed"] and overlap["share_outside"] > 0.5
+    assert any(w.startswith("overlap: ") for w in result.diagnostics["warnings"])
+    headline = result.headline().set_index("question")["answer"]
+    assert headline["overlap"].startswith("WARN") and "randomized test" in headline["next step"]
+    shuffled = data.assign(exposed=np.random.default_rng(0).permutation(decided["exposed"].to_numpy()))
+    fine = Audit(roles, estimators=("naive", "aipw"), run_refuters=False, progress=False).fit(shuffled)
+    assert fine.diagnostics["overlap"]["passed"]
+    assert not any(w.startswith("overlap: ") for w in fine.diagnostics["warnings"])
+
+
 def test_bad_roles_fail_before_any_work():
     df = simulate(n_users=30, n_candidates=5, n_items=20, seed=1).data
     with pytest.raises(DataError, match="missing column"):

@@ -265,6 +265,17 @@ def test_outcome_models_that_learn_nothing_are_flagged_in_the_audit_warnings(con
     assert warning.startswith("outcome models: the exposed arm's model") and "propensity alone" in warning
 
 
+def test_a_fold_without_an_arm_to_learn_from_is_a_data_error():
+    from recuplift.schema import DataError
+
+    groups = np.repeat([0, 1, 2], 4)  # the only two exposed rows are users 0's and 1's; user 2 is all unexposed
+    t = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    t[4] = 1
+    y, W = np.arange(12.0) % 2, np.zeros((12, 1))
+    with pytest.raises(DataError, match=r"fold \d of 2 has no training row with treatment=1"):
+        cross_fit(y, t, W, groups, n_folds=2, random_state=3)  # users 0 and 1 share a fold: it was a NaN error
+
+
 def test_user_folds_are_the_same_on_string_ids_and_on_their_codes():
     from recuplift.nuisance import folds, group_codes
 

@@ -127,7 +127,7 @@ def test_a_constant_outcome_is_a_problem_not_a_zero_width_interval():
     assert p.column == "outcome" and "constant (0 in every row)" in p.rule
 
 
-@pytest.mark.parametrize("user_ids, n_folds, ok", [(["u0", "u1"] * 4, 3, False), (["u0", "u1", "u2", "u0"] * 2, 3, True),
+@pytest.mark.parametrize("user_ids, n_folds, ok", [(["u0", "u1", "u1", "u0"] * 2, 3, False), (["u0", "u1", "u2", "u0"] * 2, 3, True),
                                                    (["u0", "u1", "u2", "u0"] * 2, 4, False)])
 def test_cross_fitting_needs_a_user_per_fold(user_ids, n_folds, ok):
     df = base_frame().assign(user_id=user_ids)
@@ -138,6 +138,15 @@ def test_cross_fitting_needs_a_user_per_fold(user_ids, n_folds, ok):
         validate(df, n_folds=n_folds)
     [p] = info.value.problems
     assert p.column == "user_id" and f"{df.user_id.nunique()} distinct user(s)" in p.rule and f"{n_folds} folds" in p.rule
+
+
+def test_each_arm_needs_rows_from_a_user_per_fold():
+    df = base_frame().assign(user_id=["u0", "u0", "u1", "u0", "u2", "u0", "u1", "u0"])  # every exposed row is u0's
+    validate(df)  # fine as a contract; only cross-fitting needs the arm spread
+    with pytest.raises(DataError) as info:
+        validate(df, n_folds=3)
+    [p] = info.value.problems
+    assert p.column == "exposed" and "every exposed row (exposed=1) is user u0's" in p.rule
 
 
 def test_without_user_ids_cross_fitting_needs_a_row_per_fold():

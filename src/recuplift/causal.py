@@ -96,9 +96,14 @@ class AuditResult:
             rows.append(("refutations", f"{passed} of {len(self.refutations)} passed"
                                         + (f" (failed: {', '.join(failed)})" if failed else "")))
         significant = ate["ci_low"] > 0 or ate["ci_high"] < 0
-        rows.append(("next step", "confirm with an A/B test targeted at the top uplift segment (see the planning "
-                                  "report)" if significant else "the effect is not distinguishable from zero: size "
-                                                                "an A/B test for the smallest lift worth shipping"))
+        if not overlap["passed"]:
+            step = ("exposure was all but certain for many rows (overlap fails), so the log cannot compare like with "
+                    "like there: only a randomized test can tell; size an A/B test for the smallest lift worth shipping")
+        elif significant:
+            step = "confirm with an A/B test targeted at the top uplift segment (see the planning report)"
+        else:
+            step = "the effect is not distinguishable from zero: size an A/B test for the smallest lift worth shipping"
+        rows.append(("next step", step))
         if self.ground_truth:
             truth = self.ground_truth
             rows.append(("simulated truth", f"ATE {truth['ate']:+.4f}; interval covers it: {truth['covered']}"))
@@ -416,18 +421,21 @@ class Audit:
         att = {"estimate": float(row["att"]), "ci_low": float(row["att_ci_low"]), "ci_high": float(row["att_ci_high"]),
                "estimator": ate["estimator"], "adjustment": ate["adjustment"]}
         nuis = self.nuisance_richest_
-        e_for_diag = nuis.clipped_propensity()
-        confounders = self.sets_.frame(self.richest_)
-        balance_table = diagnostics.balance(confounders, self.t_, e_for_diag) if confounders.shape[1] else \
-            pd.DataFrame(columns=["before", "after"])
+        confounders = self.sets_.frame(self.richest_)  # balance is judged with the weights the estimates used
+        balance_table = diagnostics.balance(confounders, self.t_, nuis.clipped_propensity()) if confounders.shape[1] \
+            else pd.DataFrame(columns=["before", "after"])
+        # overlap on the propensity before clipping: clipped at the bounds, a treatment the covariates decide
+        # (no overlap at all) sat exactly on 0.01 and 0.99 and passed
+        overlap = diagnostics.overlap(nuis.propensity, self.t_)
         deciles = uplift_by_quantile(self.uplift_, self.dr_, self.groups_)
         diag = {
-            "overlap": diagnostics.overlap(e_for_diag, self.t_),
+            "overlap": overlap,
             "balance": diagnostics.balance_summary(balance_table),
             "nuisance": {rung: {**n.scores, "propensity_source": n.propensity_source, "clipped": n.n_clipped}
                          for rung, n in self.nuisances_.items()},
             "uplift_validation": diagnostics.uplift_validation(self.uplift_, self.dr_, self.groups_),
-            "warnings": [str(w) for w in self.report_.warnings] + _nuisance_warnings(nuis, self.t_),
+            "warnings": [str(w) for w in self.report_.warnings] + _nuisance_warnings(nuis, self.t_)
+                        + _overlap_warnings(overlap, nuis),
             "text": self.sets_.text_features.encoding_summary() if self.sets_.text_features is not None else None,
         }
         heterogeneity = {"deciles": deciles.to_dict(orient="records"), "by_group": self._group_effects(),
@@ -519,6 +527,18 @@ def _nuisance_warnings(nuisances: Nuisances, t: np.ndarray) -> list[str]:
             f"kept held-out users' loss improving ({', '.join(f'{arms[a]:,} {a} rows' for a in flat)}; a tree leaf "
             f"needs a hessian mass of 50: 50 rows of a continuous outcome, about 550 at a 10% click rate) — "
             f"{consequence}, and expect per-row uplift to be weak"]
+
+
+def _overlap_warnings(overlap: dict[str, Any], nuisances: Nuisances) -> list[str]:
+    """An estimated propensity that leaves the overlap bounds for many rows (a logged one is warned about when the
+    log is validated): there the covariates all but decide exposure, and no weighting can compare like with like."""
+    if overlap["passed"] or nuisances.propensity_source == "logged":
+        return []
+    lo, hi = overlap["bounds"]
+    return [f"overlap: {overlap['share_outside']:.1%} of the estimated propensities lie outside [{lo}, {hi}] — the "
+            f"covariates all but decide who is shown, so the effect there rests on the outcome models' extrapolation "
+            f"and on weights clipped at {nuisances.clip:.4f}; audit the rows where exposure was uncertain, or read the "
+            f"estimate as model-based"]
 
 
 # the folds, the seed and the nuisance models (their size, the propensity floor) are the same for every estimator

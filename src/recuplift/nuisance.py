@@ -15,6 +15,8 @@ from sklearn.base import clone, is_classifier
 from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
 from sklearn.model_selection import GroupKFold, KFold
 
+from .schema import DataError, Problem
+
 PROPENSITY_CLIP = 0.01  # the most an estimated propensity is ever clipped: small logs keep this bound
 
 
@@ -180,6 +182,11 @@ def cross_fit(y: np.ndarray, t: np.ndarray, W: np.ndarray, groups: np.ndarray | 
     mu0, mu1 = np.empty(n), np.empty(n)
     flat: dict[int, list[bool]] = {0: [], 1: []}  # per arm and fold: one constant predicted (no split held up)?
     for k, (train, test) in enumerate(folds(n, groups, n_folds, random_state)):
+        missing = [arm for arm in (0, 1) if not (t[train] == arm).any()]
+        if missing:  # an arm's few users all fell in one fold (validate() catches fewer users than folds)
+            raise DataError(Problem(None, f"cross-fitting fold {k + 1} of {n_folds} has no training row with "
+                                          f"treatment={missing[0]}: that arm's rows come from too few users",
+                                    hint="audit a log in which more users were shown (and not shown) items"))
         if logged_propensity is None:
             e[test] = propensity_model(random_state + k, n_estimators).fit(W[train], t[train]).predict_proba(W[test])[:, 1]
         for arm, target in ((0, mu0), (1, mu1)):

@@ -245,6 +245,8 @@ def validate(df: pd.DataFrame, roles: Roles | None = None, n_folds: int | None =
                                                          f"({n_arm})", hint="an effect needs both arms"))
     if n_folds is not None:
         _check_enough_units(df, roles.user_id, n_folds, problems)
+        if treatment is not None and roles.user_id:
+            _check_arms_spread(df, treatment, roles.user_id, roles.treatment, problems)
     if problems:
         raise DataError(problems)
 
@@ -348,6 +350,20 @@ def _check_enough_units(df: pd.DataFrame, user_id: str | None, n_folds: int, pro
         problems.append(Problem(user_id, f"the log has {units} {what} in {n_folds} folds and needs at least "
                                          f"{n_folds}",
                                 hint="audit a longer log; with so few users no interval is meaningful anyway"))
+
+
+def _check_arms_spread(df: pd.DataFrame, treatment: pd.Series, user_id: str, column: str,
+                       problems: list[Problem]) -> None:
+    """Each fold's models are fitted on the users outside it: when one user holds all of an arm's rows, the fold
+    that holds that user out has none of that arm to learn from. (More users can still land in one fold by
+    chance; cross-fitting then says so.)"""
+    for arm, label in ((1, "exposed"), (0, "unexposed")):
+        users = df.loc[(treatment == arm).to_numpy(), user_id].unique()
+        if len(users) == 1:
+            problems.append(Problem(column, f"every {label} row ({column}={arm}) is user {users[0]}'s: the "
+                                             f"cross-fitting fold that holds that user out has no {label} row to "
+                                             f"learn from",
+                                    hint="audit a log in which more users were shown (and not shown) items"))
 
 
 def _check_propensity(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd.Series | None:
