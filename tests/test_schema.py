@@ -121,6 +121,14 @@ def test_a_text_column_with_fewer_than_two_distinct_texts(texts):
     assert p.column == "item_text" and "distinct non-empty" in p.rule and "--text" in p.hint
 
 
+def test_covariates_and_modifiers_must_be_numbers_or_categories():
+    df = base_frame().assign(seen=pd.date_range("2026-01-01", periods=8), note=[f"free text number {i}" * 5 for i in range(8)])
+    [p] = problems_of(df, Roles(covariates=("price", "seen")))
+    assert p.column == "seen" and "covariate is a date or time" in p.rule and "days since" in p.hint
+    [p] = problems_of(df, Roles(modifiers=("note",)))  # free text as an effect modifier was one-hot encoded silently
+    assert p.column == "note" and "modifier must be numeric or categorical" in p.rule
+
+
 def test_a_constant_outcome_is_a_problem_not_a_zero_width_interval():
     df = base_frame().assign(outcome=0)
     [p] = problems_of(df)

@@ -228,8 +228,9 @@ def validate(df: pd.DataFrame, roles: Roles | None = None, n_folds: int | None =
             if 1 - coverage > TEXT_MISSING_WARN_SHARE:
                 warnings.append(Problem(col, f"{1 - coverage:.1%} of texts are missing or empty",
                                         hint="they become zero vectors with a missing indicator"))
-    for col in roles.covariates or ():
-        _check_covariate(df, col, problems)
+    for role in ("covariates", "modifiers"):
+        for col in getattr(roles, role) or ():
+            _check_covariate(df, col, role, problems)
     if not covariates_named and roles.covariates:
         shown = ", ".join(roles.covariates[:8]) + (", …" if len(roles.covariates) > 8 else "")
         warnings.append(Problem(None, f"covariates not named: adjusting for every other numeric or categorical "
@@ -421,14 +422,19 @@ def _check_text(df: pd.DataFrame, col: str, problems: list[Problem]) -> float | 
     return float(1 - empty.mean())
 
 
-def _check_covariate(df: pd.DataFrame, col: str, problems: list[Problem]) -> None:
-    series = df[col]
+def _check_covariate(df: pd.DataFrame, col: str, role: str, problems: list[Problem]) -> None:
+    """A covariate or effect modifier: a number (finite), a boolean or a category; not free text, not a date."""
+    series, kind = df[col], role.removesuffix("s")
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         inf = np.isinf(series.astype("float64"))
         if inf.any():
-            problems.append(Problem(col, "covariate is infinite", offending_rows(inf), "drop or cap those rows"))
+            problems.append(Problem(col, f"{kind} is infinite", offending_rows(inf), "drop or cap those rows"))
+    elif pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(series):
+        problems.append(Problem(col, f"{kind} is a date or time",
+                                hint="turn it into a number first (days since a reference date, hour of day, "
+                                     "weekday as a category)"))
     elif not _is_tabular(series):
-        problems.append(Problem(col, "covariate must be numeric or categorical",
+        problems.append(Problem(col, f"{kind} must be numeric or categorical",
                                 hint="pass long free text with --text instead"))
 
 
