@@ -448,7 +448,8 @@ class Audit:
             **({"user_id": self.data_[roles.user_id].to_numpy()} if roles.user_id else {}),
             **({"item_id": self.data_[roles.item_id].to_numpy()} if roles.item_id else {}),
             "exposed": self.t_, "outcome": self.y_, "propensity": nuis.clipped_propensity(), "uplift": self.uplift_,
-            "uplift_ci_low": self.uplift_ci_[0], "uplift_ci_high": self.uplift_ci_[1], "outcome_if_shown": nuis.mu1, "outcome_if_not_shown": nuis.mu0, "dr_score": self.dr_})
+            "uplift_ci_low": self.uplift_ci_[0], "uplift_ci_high": self.uplift_ci_[1],
+            "outcome_if_shown": nuis.mu1, "outcome_if_not_shown": nuis.mu0, "dr_score": self.dr_})
         truth = None
         estimates = self.estimates_
         if "true_uplift" in self.data_.columns:  # compared only now, never read by an estimator

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import sparse, stats
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,9 @@ def _cluster_sums(psi: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
     _, codes = np.unique(groups, return_inverse=True)
     if psi.ndim == 1:
         return np.bincount(codes, weights=psi)
-    sums = np.zeros((int(codes.max()) + 1, psi.shape[1]))
-    np.add.at(sums, codes.reshape(-1), psi)
-    return sums
+    codes = codes.reshape(-1)
+    indicator = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))))  # cluster × row
+    return np.asarray(indicator @ psi)
 
 
 def _se_from_sums(sums: np.ndarray, n: int) -> float:

@@ -347,7 +347,8 @@ def _check_enough_units(df: pd.DataFrame, user_id: str | None, n_folds: int, pro
     """Cross-fitting holds out whole users (rows when there is no user id): it needs at least one per fold."""
     units = int(df[user_id].nunique()) if user_id else len(df)
     if units < n_folds:
-        what = "distinct user(s): cross-fitting holds out whole users" if user_id else "row(s): cross-fitting holds out rows"
+        what = ("distinct user(s): cross-fitting holds out whole users" if user_id
+                else "row(s): cross-fitting holds out rows")
         problems.append(Problem(user_id, f"the log has {units} {what} in {n_folds} folds and needs at least "
                                          f"{n_folds}",
                                 hint="audit a longer log; with so few users no interval is meaningful anyway"))
