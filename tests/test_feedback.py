@@ -38,8 +38,9 @@ def test_uplift_model_scores_unseen_users():
     fresh = simulate(n_users=100, n_candidates=10, n_items=100, seed=6, catalog_seed=3).data
     observed = train.drop(columns=[c for c in train.columns if c.startswith("true_")])
     scores = UpliftModel().fit(observed).predict(fresh)
-    assert list(scores.columns) == ["uplift", "relevance"] and len(scores) == len(fresh)
-    assert np.isfinite(scores.to_numpy()).all() and scores["relevance"].between(0, 1).all()
+    assert list(scores.columns) == ["uplift", "uplift_ci_low", "uplift_ci_high", "relevance"]
+    assert len(scores) == len(fresh) and scores["relevance"].between(0, 1).all()
+    assert np.isfinite(scores[["uplift", "relevance"]].to_numpy()).all()
     assert np.corrcoef(scores["relevance"], fresh["true_p1"])[0, 1] > 0.2  # it learned something transferable
 
 

@@ -100,6 +100,8 @@ def test_the_uplift_model_calibrates_the_outcome_models_predictions_on_unseen_us
     scores = model.predict(fresh)
     assert np.corrcoef(scores["uplift"], tau)[0, 1] > 0.93
     assert np.corrcoef(scores["relevance"], 3 * tau)[0, 1] > 0.9  # relevance: the outcome if shown, 1.5 μ0
+    assert model.uplift_covariance_ is not None  # the calibration (linear) wins here: an interval at every row
+    assert ((scores["uplift_ci_low"] < scores["uplift"]) & (scores["uplift"] < scores["uplift_ci_high"])).all()
     # rows it cannot score fail naming the column, not with a KeyError, nor silently turned into the median
     with pytest.raises(DataError, match=r"column 'x1': missing column \(the model was fitted on it\)"):
         model.predict(fresh.drop(columns=["x1"]))
@@ -107,7 +109,7 @@ def test_the_uplift_model_calibrates_the_outcome_models_predictions_on_unseen_us
     with pytest.raises(DataError, match=r"column 'x2': was numeric when fitted .* \(rows 1\)"):
         model.predict(typo)
     assert model.predict(typo.assign(x2=[0.5, np.nan, None, 0.1])).notna().all().all()  # missing stays allowed
-    assert model.predict(fresh.head(0)).shape == (0, 2)
+    assert model.predict(fresh.head(0)).shape == (0, 4)
 
 
 def test_a_linear_second_stages_intervals_cover_a_linear_effect_when_clustered_by_user():
@@ -117,7 +119,7 @@ def test_a_linear_second_stages_intervals_cover_a_linear_effect_when_clustered_b
     from sklearn.linear_model import Ridge
     from sklearn.preprocessing import StandardScaler
 
-    from recuplift.upliftmodel import linear_stage_se
+    from recuplift.upliftmodel import linear_stage_covariance, linear_stage_se
 
     rng = np.random.default_rng(0)
     users = np.repeat(np.arange(200), 10)
@@ -131,9 +133,9 @@ def test_a_linear_second_stages_intervals_cover_a_linear_effect_when_clustered_b
         model = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(X, dr)
         truth = 0.1 + at @ beta
         for key, groups in (("users", users), ("rows", None)):
-            se = linear_stage_se(model, X, dr, groups, at)
+            se = linear_stage_se(model, linear_stage_covariance(model, X, dr, groups), at)
             covered[key].append(np.abs(model.predict(at) - truth) <= t * se)
     by_users, by_rows = np.mean(covered["users"]), np.mean(covered["rows"])
     assert 0.92 <= by_users <= 0.98 and by_rows < 0.85
     trees = XGBRegressor(n_estimators=5).fit(X, dr)
-    assert linear_stage_se(trees, X, dr, users, at) is None  # trees give no interval
+    assert linear_stage_covariance(trees, X, dr, users) is None  # trees give no interval

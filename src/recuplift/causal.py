@@ -34,7 +34,8 @@ from .metrics import pehe, qini_curve, uplift_by_quantile
 from .nuisance import Nuisances, cross_fit, dr_scores, folds, group_codes, regression_model, treatment_model
 from .schema import DataError, Problem, Roles, validate
 from .text import TextEncoder
-from .upliftmodel import PLUG_IN_COLUMNS, fit_uplift_regressor, linear_stage_se, plug_in_features
+from .upliftmodel import (PLUG_IN_COLUMNS, fit_uplift_regressor, linear_stage_covariance, linear_stage_se,
+                          plug_in_features)
 
 DEFAULT_ESTIMATORS = ("naive", "ipw", "aipw", "linear_dml")
 REFUTATION_MAX_ROWS = 20_000
@@ -325,9 +326,10 @@ class Audit:
             model = fit_uplift_regressor(F[train], self.dr_[train], groups, self.random_state + k,
                                          n_plug_in=PLUG_IN_COLUMNS)
             uplift[test] = model.predict(F[test])
-            se = linear_stage_se(model, F[train], self.dr_[train], groups, F[test])  # None where trees won
-            if se is not None:
-                half_width[test] = critical_value(len(np.unique(groups)) if groups is not None else len(train)) * se
+            covariance = linear_stage_covariance(model, F[train], self.dr_[train], groups)  # None where trees won
+            if covariance is not None:
+                clusters = len(np.unique(groups)) if groups is not None else len(train)
+                half_width[test] = critical_value(clusters) * linear_stage_se(model, covariance, F[test])
         self.uplift_ = uplift
         self.uplift_ci_ = (uplift - half_width, uplift + half_width)
         self.nuisance_richest_ = nuis

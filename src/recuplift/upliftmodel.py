@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from .adjustment import AdjustmentSets, build_adjustment_sets
-from .inference import cluster_covariance, cluster_se
+from .inference import cluster_covariance, cluster_se, critical_value
 from .nuisance import ArmOutcome, cross_fit, dr_scores, folds, regression_model, rounds_on_held_out_users
 from .schema import Roles, validate
 from .text import TextEncoder
@@ -94,27 +94,32 @@ def fit_uplift_regressor(F: np.ndarray, dr: np.ndarray, groups: np.ndarray | Non
     return (best if clearly_better else calibration).fit(F, dr)
 
 
-def linear_stage_se(model: object, F: np.ndarray, dr: np.ndarray, groups: np.ndarray | None,
-                    F_new: np.ndarray) -> np.ndarray | None:
-    """Standard errors of a ridge second stage's predictions at ``F_new``, clustered by user; None for trees.
+def linear_stage_covariance(model: object, F: np.ndarray, dr: np.ndarray,
+                            groups: np.ndarray | None) -> np.ndarray | None:
+    """Covariance of a ridge second stage's coefficients (intercept first), clustered by user; None for trees.
 
     A regression of doubly robust scores on features estimates the best linear predictor of the effect given
     those features, and sandwich inference on it is valid with cross-fitted nuisances (Semenova & Chernozhukov
-    2021): the interval is for that linear predictor at each row, not for the row's own effect where the effect
-    is not linear in the features. The ridge's penalty enters the bread, (ZᵀZ + P)⁻¹ with the intercept
+    2021): intervals from it are for that linear predictor at each row, not for the row's own effect where the
+    effect is not linear in the features. The ridge's penalty enters the bread, (ZᵀZ + P)⁻¹ with the intercept
     unpenalized, which is the problem scikit-learn's Ridge solves after centering."""
     if not (isinstance(model, Pipeline) and isinstance(model[-1], Ridge)):
         return None
-
-    def design(X: np.ndarray) -> np.ndarray:
-        return np.column_stack([np.ones(len(X)), model[:-1].transform(X)])
-
-    Z = design(F)
+    Z = _stage_design(model, F)
     bread = np.linalg.pinv(Z.T @ Z + np.diag([0.0] + [float(model[-1].alpha)] * (Z.shape[1] - 1)))
     residuals = np.asarray(dr, float) - model.predict(F)
-    covariance = bread @ cluster_covariance(Z * residuals[:, None], groups) @ bread
-    Z_new = design(F_new)
+    return bread @ cluster_covariance(Z * residuals[:, None], groups) @ bread
+
+
+def linear_stage_se(model: object, covariance: np.ndarray, F_new: np.ndarray) -> np.ndarray:
+    """Standard errors of the stage's predictions at ``F_new`` from :func:`linear_stage_covariance`."""
+    Z_new = _stage_design(model, F_new)
     return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", Z_new, covariance, Z_new), 0.0))
+
+
+def _stage_design(model: Pipeline, F: np.ndarray) -> np.ndarray:
+    """The ridge's own inputs (after the pipeline's column choice and scaling) with an intercept column."""
+    return np.column_stack([np.ones(len(F)), model[:-1].transform(F)])
 
 
 class SelectedUpliftRegressor(RegressorMixin, BaseEstimator):
@@ -137,7 +142,8 @@ class SelectedUpliftRegressor(RegressorMixin, BaseEstimator):
 
 
 class UpliftModel:
-    """``UpliftModel(roles).fit(log).predict(candidates)`` → ``uplift`` and ``relevance`` per row."""
+    """``UpliftModel(roles).fit(log).predict(candidates)`` → ``uplift`` (with an interval where the second stage
+    is linear, see :func:`linear_stage_covariance`) and ``relevance`` per row."""
 
     def __init__(self, roles: Roles | None = None, encoder: TextEncoder | None = None, n_folds: int = 3,
                  random_state: int = 0):
@@ -167,8 +173,10 @@ class UpliftModel:
         self.arm_models_ = [ArmOutcome.fit(binary, W[t == arm], y[t == arm], self.random_state,
                                            None if groups is None else groups[t == arm]) for arm in (0, 1)]
         F = self._features(self.sets_, nuisances.mu0, nuisances.mu1)
-        self.uplift_model_ = fit_uplift_regressor(F, dr_scores(y, t, nuisances), groups, self.random_state,
-                                                  n_plug_in=PLUG_IN_COLUMNS)
+        dr = dr_scores(y, t, nuisances)
+        self.uplift_model_ = fit_uplift_regressor(F, dr, groups, self.random_state, n_plug_in=PLUG_IN_COLUMNS)
+        self.uplift_covariance_ = linear_stage_covariance(self.uplift_model_, F, dr, groups)  # None: trees
+        self.n_clusters_ = len(np.unique(groups)) if groups is not None else len(y)
         return self
 
     def _confounders(self, sets: AdjustmentSets) -> np.ndarray:
@@ -177,8 +185,13 @@ class UpliftModel:
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         if len(df) == 0:
-            return pd.DataFrame({"uplift": [], "relevance": []}, index=df.index, dtype=float)
+            return pd.DataFrame(columns=["uplift", "uplift_ci_low", "uplift_ci_high", "relevance"], index=df.index,
+                                dtype=float)
         sets = self.sets_.transform(df.reset_index(drop=True))
         mu0, mu1 = (model.predict(self._confounders(sets)) for model in self.arm_models_)
         F = self._features(sets, mu0, mu1)
-        return pd.DataFrame({"uplift": self.uplift_model_.predict(F), "relevance": mu1}, index=df.index)
+        uplift = self.uplift_model_.predict(F)
+        half_width = (np.full(len(F), np.nan) if self.uplift_covariance_ is None else
+                      critical_value(self.n_clusters_) * linear_stage_se(self.uplift_model_, self.uplift_covariance_, F))
+        return pd.DataFrame({"uplift": uplift, "uplift_ci_low": uplift - half_width, "uplift_ci_high": uplift + half_width,
+                             "relevance": mu1}, index=df.index)
