@@ -136,6 +136,12 @@ def test_a_treatment_the_covariates_decide_fails_the_overlap_check():
     assert any(w.startswith("overlap: ") for w in result.diagnostics["warnings"])
     headline = result.headline().set_index("question")["answer"]
     assert headline["overlap"].startswith("WARN") and "randomized test" in headline["next step"]
+    small = simulate(n_users=80, n_candidates=10, n_items=60, seed=3).data.drop(columns=["propensity"])
+    small = small.assign(exposed=(small["price"] > small["price"].median()).astype(int))  # propensities stay inside
+    on_small = Audit(roles, estimators=("naive", "aipw"), run_refuters=False, progress=False).fit(small)
+    small_overlap = on_small.diagnostics["overlap"]  # the bounds alone miss it on 800 rows; the separation does not
+    assert small_overlap["share_outside"] <= 0.05 and small_overlap["separation_auc"] >= 0.99 and not small_overlap["passed"]
+    assert any("separates exposed from unexposed rows almost perfectly" in w for w in on_small.diagnostics["warnings"])
     shuffled = data.assign(exposed=np.random.default_rng(0).permutation(decided["exposed"].to_numpy()))
     fine = Audit(roles, estimators=("naive", "aipw"), run_refuters=False, progress=False).fit(shuffled)
     assert fine.diagnostics["overlap"]["passed"]

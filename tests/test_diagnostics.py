@@ -19,6 +19,9 @@ def test_overlap_counts_propensities_outside_the_bounds_and_histograms_each_arm(
     assert sum(out["exposed"]) == 3 and sum(out["unexposed"]) == 3
     assert out["exposed"][-1] == 1 and out["unexposed"][0] == 1  # 0.995 and 0.005 land in the end bins
     assert diagnostics.overlap(e[1:2].repeat(40), np.r_[np.ones(20), np.zeros(20)])["passed"]
+    inside = np.r_[np.full(20, 0.98), np.full(20, 0.02)]  # within the bounds, yet the arms never mix
+    separated = diagnostics.overlap(inside, np.r_[np.ones(20), np.zeros(20)])
+    assert separated["share_outside"] == 0 and separated["separation_auc"] == 1 and not separated["passed"]
 
 
 def test_weighting_by_the_true_propensity_balances_a_confounder_that_was_imbalanced():

@@ -26,6 +26,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import diagnostics, plots, versions
+from .diagnostics import OVERLAP_MAX_OUTSIDE, SEPARATION_AUC
 from .adjustment import LADDER, AdjustmentSets, build_adjustment_sets
 from .estimators import EffectEstimator, make_estimator
 from .inference import critical_value, mean_interval
@@ -87,7 +88,8 @@ class AuditResult:
                                               f"with text ({ate['estimate'] - before:+.4f})"))
         overlap, balance = self.diagnostics["overlap"], self.diagnostics["balance"]
         rows.append(("overlap", f"{'pass' if overlap['passed'] else 'WARN'}: {overlap['share_outside']:.1%} of "
-                                f"propensities outside [0.01, 0.99]"))
+                                f"propensities outside [0.01, 0.99]; they separate the arms with AUC "
+                                f"{overlap['separation_auc']:.2f}"))
         rows.append(("balance after weighting", f"{'pass' if balance['passed'] else 'WARN'}: "
                                                 f"{balance['share_above_0.1_after']:.0%} of {balance['columns']} "
                                                 f"columns with |SMD| > 0.1"))
@@ -533,15 +535,20 @@ def _nuisance_warnings(nuisances: Nuisances, t: np.ndarray) -> list[str]:
 
 
 def _overlap_warnings(overlap: dict[str, Any], nuisances: Nuisances) -> list[str]:
-    """An estimated propensity that leaves the overlap bounds for many rows (a logged one is warned about when the
-    log is validated): there the covariates all but decide exposure, and no weighting can compare like with like."""
-    if overlap["passed"] or nuisances.propensity_source == "logged":
-        return []
+    """Where the overlap check fails: the covariates (or the logger) all but decide exposure, and no weighting can
+    compare like with like. Logged propensities outside the bounds are already warned about when the log is
+    validated, so for them only the separation is reported here."""
     lo, hi = overlap["bounds"]
-    return [f"overlap: {overlap['share_outside']:.1%} of the estimated propensities lie outside [{lo}, {hi}] — the "
-            f"covariates all but decide who is shown, so the effect there rests on the outcome models' extrapolation "
-            f"and on weights clipped at {nuisances.clip:.4f}; audit the rows where exposure was uncertain, or read the "
-            f"estimate as model-based"]
+    outside = overlap["share_outside"] > OVERLAP_MAX_OUTSIDE and nuisances.propensity_source != "logged"
+    separated = overlap["separation_auc"] >= SEPARATION_AUC
+    if not (outside or separated):
+        return []
+    what = (f"{overlap['share_outside']:.1%} of the estimated propensities lie outside [{lo}, {hi}]" if outside else
+            f"the {nuisances.propensity_source} propensity separates exposed from unexposed rows almost perfectly "
+            f"(AUC {overlap['separation_auc']:.3f})")
+    return [f"overlap: {what} — who is shown is all but decided, so the effect there rests on the outcome models' "
+            f"extrapolation and on extreme weights; audit the rows where exposure was uncertain, or read the estimate "
+            f"as model-based"]
 
 
 # the folds, the seed and the nuisance models (their size, the propensity floor) are the same for every estimator

@@ -39,7 +39,9 @@ def overlap(diag: dict[str, Any]) -> Figure:
         ax.axvline(bound, color="grey", ls=":")
     ax.set_xlabel("propensity of exposure")
     ax.set_ylabel("rows")
-    ax.set_title(f"Overlap: {diag['share_outside']:.1%} of rows outside {diag['bounds']}")
+    separation = diag.get("separation_auc", float("nan"))
+    ax.set_title(f"Overlap: {diag['share_outside']:.1%} of rows outside {diag['bounds']}; "
+                 f"the propensity separates the arms with AUC {separation:.2f}")
     ax.legend()
     fig.tight_layout()
     return fig
