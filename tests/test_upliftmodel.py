@@ -100,7 +100,7 @@ def test_the_uplift_model_calibrates_the_outcome_models_predictions_on_unseen_us
     scores = model.predict(fresh)
     assert np.corrcoef(scores["uplift"], tau)[0, 1] > 0.93
     assert np.corrcoef(scores["relevance"], 3 * tau)[0, 1] > 0.9  # relevance: the outcome if shown, 1.5 μ0
-    assert model.uplift_covariance_ is not None  # the calibration (linear) wins here: an interval at every row
+    assert model.uplift_interval_ is not None  # the calibration (linear) wins here: an interval at every row
     assert ((scores["uplift_ci_low"] < scores["uplift"]) & (scores["uplift"] < scores["uplift_ci_high"])).all()
     # rows it cannot score fail naming the column, not with a KeyError, nor silently turned into the median
     with pytest.raises(DataError, match=r"column 'x1': missing column \(the model was fitted on it\)"):

@@ -29,14 +29,13 @@ from . import diagnostics, plots, versions
 from .diagnostics import OVERLAP_MAX_OUTSIDE, SEPARATION_AUC
 from .adjustment import LADDER, AdjustmentSets, build_adjustment_sets
 from .estimators import EffectEstimator, make_estimator
-from .inference import critical_value, mean_interval
+from .inference import mean_interval
 from .io import write_json, write_table
 from .metrics import pehe, qini_curve, uplift_by_quantile
 from .nuisance import Nuisances, cross_fit, dr_scores, folds, group_codes, regression_model, treatment_model
 from .schema import DataError, Problem, Roles, validate
 from .text import TextEncoder
-from .upliftmodel import (PLUG_IN_COLUMNS, fit_uplift_regressor, linear_stage_covariance, linear_stage_se,
-                          plug_in_features)
+from .upliftmodel import PLUG_IN_COLUMNS, LinearStageInterval, fit_uplift_regressor, plug_in_features
 
 DEFAULT_ESTIMATORS = ("naive", "ipw", "aipw", "linear_dml")
 REFUTATION_MAX_ROWS = 20_000
@@ -328,10 +327,9 @@ class Audit:
             model = fit_uplift_regressor(F[train], self.dr_[train], groups, self.random_state + k,
                                          n_plug_in=PLUG_IN_COLUMNS)
             uplift[test] = model.predict(F[test])
-            covariance = linear_stage_covariance(model, F[train], self.dr_[train], groups)  # None where trees won
-            if covariance is not None:
-                clusters = len(np.unique(groups)) if groups is not None else len(train)
-                half_width[test] = critical_value(clusters) * linear_stage_se(model, covariance, F[test])
+            interval = LinearStageInterval.fit(model, F[train], self.dr_[train], groups)  # None where trees won
+            if interval is not None:
+                half_width[test] = interval.half_width(F[test])
         self.uplift_ = uplift
         self.uplift_ci_ = (uplift - half_width, uplift + half_width)
         self.nuisance_richest_ = nuis

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import math
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .io import atomic_path
@@ -82,9 +82,9 @@ def typed_value(raw: str, default: str) -> Any:
             number = float(raw)
         except ValueError:
             number = float("nan")
-        if kind is float and np.isfinite(number):
+        if kind is float and math.isfinite(number):
             return number
-        if kind is int and np.isfinite(number) and number.is_integer():
+        if kind is int and math.isfinite(number) and number.is_integer():
             return int(number)  # 20000 or 2e4
         raise ReportError(f"expected {'a whole number' if kind is int else 'a number'}, got '{raw}'")
     for number in (int, float):

@@ -9,6 +9,8 @@ robust scores: XGBoost, a ridge, or a ridge calibrating the outcome models' pred
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
@@ -122,6 +124,31 @@ def _stage_design(model: Pipeline, F: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(len(F)), model[:-1].transform(F)])
 
 
+@dataclass(frozen=True)
+class LinearStageInterval:
+    """What a per-row uplift interval needs from a fitted linear second stage: its coefficient covariance and
+    the t quantile for the users it was fitted on. The audit builds one per fold, :class:`UpliftModel` one at
+    fit time for the users it scores later."""
+
+    model: Pipeline
+    covariance: np.ndarray
+    critical: float
+
+    @classmethod
+    def fit(cls, model: object, F: np.ndarray, dr: np.ndarray,
+            groups: np.ndarray | None) -> "LinearStageInterval | None":
+        """None where the stage is not linear (trees): those rows get no interval."""
+        covariance = linear_stage_covariance(model, F, dr, groups)
+        if covariance is None:
+            return None
+        clusters = len(np.unique(groups)) if groups is not None else len(dr)
+        return cls(model, covariance, critical_value(clusters))
+
+    def half_width(self, F_new: np.ndarray) -> np.ndarray:
+        """Half the width of the 95% interval of the stage's prediction at each row of ``F_new``."""
+        return self.critical * linear_stage_se(self.model, self.covariance, F_new)
+
+
 class SelectedUpliftRegressor(RegressorMixin, BaseEstimator):
     """:func:`fit_uplift_regressor` as a scikit-learn regressor, for EconML's DRLearner ``model_final``. EconML
     hands its final stage no user ids, so the held-out rows that choose the candidate are not grouped by user.
@@ -175,8 +202,7 @@ class UpliftModel:
         F = self._features(self.sets_, nuisances.mu0, nuisances.mu1)
         dr = dr_scores(y, t, nuisances)
         self.uplift_model_ = fit_uplift_regressor(F, dr, groups, self.random_state, n_plug_in=PLUG_IN_COLUMNS)
-        self.uplift_covariance_ = linear_stage_covariance(self.uplift_model_, F, dr, groups)  # None: trees
-        self.n_clusters_ = len(np.unique(groups)) if groups is not None else len(y)
+        self.uplift_interval_ = LinearStageInterval.fit(self.uplift_model_, F, dr, groups)  # None: trees
         return self
 
     def _confounders(self, sets: AdjustmentSets) -> np.ndarray:
@@ -191,7 +217,7 @@ class UpliftModel:
         mu0, mu1 = (model.predict(self._confounders(sets)) for model in self.arm_models_)
         F = self._features(sets, mu0, mu1)
         uplift = self.uplift_model_.predict(F)
-        half_width = (np.full(len(F), np.nan) if self.uplift_covariance_ is None else
-                      critical_value(self.n_clusters_) * linear_stage_se(self.uplift_model_, self.uplift_covariance_, F))
+        half_width = (np.full(len(F), np.nan) if self.uplift_interval_ is None else
+                      self.uplift_interval_.half_width(F))
         return pd.DataFrame({"uplift": uplift, "uplift_ci_low": uplift - half_width, "uplift_ci_high": uplift + half_width,
                              "relevance": mu1}, index=df.index)
