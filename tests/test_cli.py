@@ -153,6 +153,19 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     assert "truth" in report["policies"]["uplift"]
     shared = report["policies"]["uplift"]["shared_with_relevance"]
     assert f"{shared:.0%} of its items also in the relevance list" in out.stdout
+    excluded = sim.data[["user_id", "item_id"]].iloc[::5]  # e.g. what each user already bought
+    excluded.to_csv(tmp_path / "bought.csv", index=False)
+    ruled = run_cli("rank", str(data), "--uplift", str(audit_dir), "--k", "3", "--bootstrap", "20",
+                    "--exclude", str(tmp_path / "bought.csv"), "--category", "category", "--max-per-category", "1",
+                    "--out", str(tmp_path / "ruled"))
+    assert ruled.returncode == 0, ruled.stderr
+    assert f"excluded {len(excluded):,} candidate rows" in ruled.stdout
+    lists = pd.read_parquet(tmp_path / "ruled" / "ranking.parquet")
+    assert lists.merge(excluded).empty
+    shown = lists.merge(sim.data[["user_id", "item_id", "category"]], on=["user_id", "item_id"])
+    assert shown.groupby(["policy", "user_id", "category"], observed=True).size().max() == 1
+    half = run_cli("rank", str(data), "--uplift", str(audit_dir), "--max-per-category", "1", "--out", str(tmp_path / "z"))
+    assert half.returncode == 2 and "needs both --category COLUMN and --max-per-category N" in half.stderr
     short = run_cli("rank", str(data), "--uplift", str(tmp_path / "missing"), "--out", str(tmp_path / "x"))
     assert short.returncode == 2 and "no audit output" in short.stderr
     shuffled = tmp_path / "shuffled.parquet"  # the same rows in another order: each would get another row's truth

@@ -47,6 +47,13 @@ def test_exclusions_and_category_cap():
     assert capped[capped.user_id == "a"].item_id.tolist() == ["i1", "i3"]  # one x, one y
     with pytest.raises(ValueError, match="category"):
         rerank(CANDIDATES, "relevance", max_per_category=1)
+    for cap in (0, 1.5, True):
+        with pytest.raises(ValueError, match="max_per_category must be a whole number ≥ 1"):
+            rerank(CANDIDATES, "relevance", category="category", max_per_category=cap)
+    with pytest.raises(ValueError, match="without a cap"):  # was silently ignored
+        rerank(CANDIDATES, "relevance", category="category")
+    with pytest.raises(ValueError, match=r"exclusions lack column\(s\) \['item_id'\]"):  # was pandas' KeyError
+        rerank(CANDIDATES, "relevance", exclude=pd.DataFrame({"user_id": ["a"]}))
     with pytest.raises(ValueError, match="unknown policy"):
         rerank(CANDIDATES, "popularity")
 

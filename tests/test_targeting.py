@@ -10,7 +10,7 @@ import pytest
 
 from recuplift.schema import DataError
 from recuplift.targeting import (check_log_matches_audit, compare_with_test, plan_targeted_tests, read_audit_roles,
-                                 read_audit_uplift, top_share)
+                                 read_audit_uplift, read_exclusions, top_share)
 
 
 def test_top_share_takes_the_highest_predictions_with_stable_ties():
@@ -94,3 +94,20 @@ def test_a_log_is_checked_row_by_row_against_the_audit_it_is_joined_to(tmp_path)
     assert read_audit_roles(tmp_path) is None
     (tmp_path / "results.json").write_text('{"roles": {"user_id": "uid"}}')
     assert read_audit_roles(tmp_path / "uplift.parquet") == {"user_id": "uid"} == read_audit_roles(tmp_path)
+
+
+def test_exclusions_are_read_under_the_logs_id_names_and_the_audits_id_types(tmp_path):
+    table = pd.DataFrame({"user_id": ["1", "2"], "item_id": [10, 20]})  # string users, numeric items
+    roles = {"user_id": "uid", "item_id": "sku"}
+    pd.DataFrame({"uid": [1, 2], "sku": ["10", "30"]}).to_csv(tmp_path / "ex.csv", index=False)
+    pairs = read_exclusions(str(tmp_path / "ex.csv"), table, roles)
+    assert pairs.to_dict("list") == {"user_id": ["1", "2"], "item_id": [10, 30]}  # each cast to the audit's type
+    assert pd.MultiIndex.from_frame(table).isin(pd.MultiIndex.from_frame(pairs)).tolist() == [True, False]
+    pd.DataFrame({"user_id": [1], "item_id": ["10"]}).to_csv(tmp_path / "plain.csv", index=False)
+    assert len(read_exclusions(str(tmp_path / "plain.csv"), table, roles)) == 1  # the canonical names also do
+    pd.DataFrame({"uid": [1], "product": [10]}).to_csv(tmp_path / "wrong.csv", index=False)
+    with pytest.raises(DataError, match=r"lack column\(s\) \['sku'\].*columns uid, sku"):
+        read_exclusions(str(tmp_path / "wrong.csv"), table, roles)
+    pd.DataFrame({"uid": [1], "sku": ["ten"]}).to_csv(tmp_path / "text.csv", index=False)
+    with pytest.raises(DataError, match="column 'item_id': exclusion ids are not numbers"):
+        read_exclusions(str(tmp_path / "text.csv"), table, roles)

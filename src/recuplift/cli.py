@@ -234,23 +234,40 @@ def rank(
     value: Annotated[Optional[str], typer.Option(help="Per-item value column for the 'value' policy (e.g. price).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of users for intervals.")] = 200,
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
+    exclude: Annotated[Optional[str], typer.Option("--exclude", help="Table of (user, item) pairs never to show, e.g. already bought: Parquet, CSV or file.duckdb::table, with the log's id columns.")] = None,
+    category: Annotated[Optional[str], typer.Option("--category", help="Category column of the log, for --max-per-category.")] = None,
+    max_per_category: Annotated[Optional[int], typer.Option("--max-per-category", min=1, help="At most this many items of one category per list.")] = None,
 ) -> None:
     """Rerank candidates by relevance, uplift or a blend; estimate each list's value off policy."""
     from .io import read_table, to_json_safe, write_json, write_table
     from .ranking import evaluate_rankings
-    from .targeting import check_log_matches_audit, read_audit_roles, read_audit_uplift
+    from .targeting import check_log_matches_audit, read_audit_roles, read_audit_uplift, read_exclusions
 
     table = read_audit_uplift(uplift)
     log = read_table(data)
-    check_log_matches_audit(log, table, read_audit_roles(uplift))
-    extra = [c for c in log.columns if c.startswith("true_") or c == value]
+    roles = read_audit_roles(uplift)
+    check_log_matches_audit(log, table, roles)
+    if (max_per_category is None) != (category is None):
+        raise typer.BadParameter("a per-category cap needs both --category COLUMN and --max-per-category N",
+                                 param_hint="--category/--max-per-category")
+    if category is not None and category not in log.columns:
+        raise typer.BadParameter(f"{category!r} is not a column of the log", param_hint="--category")
+    extra = [c for c in log.columns if c.startswith("true_") or c in (value, category)]
     candidates = table.join(log[extra].reset_index(drop=True))
+    exclusions = read_exclusions(exclude, table, roles) if exclude is not None else None
     names = tuple(p.strip() for p in policies.split(",") if p.strip())
     try:
         rankings, report = evaluate_rankings(candidates, k=k, policies=names, blend=blend, value=value,
-                                             n_bootstrap=bootstrap, random_state=seed)
+                                             n_bootstrap=bootstrap, random_state=seed, exclude=exclusions,
+                                             category=category, max_per_category=max_per_category)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
+    if "exclusions" in report:
+        removed = report["exclusions"]["candidate_rows_removed"]
+        typer.echo(f"excluded {removed:,} candidate rows ({report['exclusions']['pairs']:,} pairs given)")
+        if removed == 0:
+            typer.echo("warning: no exclusion matched a candidate (user, item) pair; check its ids against the log's",
+                       err=True)
     write_table(rankings, out / "ranking.parquet")
     write_json(to_json_safe(report), out / "ranking.json")
     for name, entry in report["policies"].items():

@@ -59,6 +59,7 @@ def rerank(candidates: pd.DataFrame, policy: Policy = "uplift", k: int = 5, blen
     missing = [c for c in (user, item) if c not in candidates.columns]
     if missing:
         raise ValueError(f"candidates lack {missing}")
+    _check_list_rules(candidates, exclude, category, max_per_category, user, item)
     frame = candidates.copy()
     frame["score"] = policy_scores(frame, policy, blend, value)
     if exclude is not None:
@@ -66,13 +67,31 @@ def rerank(candidates: pd.DataFrame, policy: Policy = "uplift", k: int = 5, blen
         frame = frame[~pd.MultiIndex.from_frame(frame[[user, item]]).isin(keys)]
     frame = frame.sort_values([user, "score", item], ascending=[True, False, True], kind="stable")
     if max_per_category is not None:
-        if category is None or category not in frame.columns:
-            raise ValueError("a per-category cap needs the category column")
-        frame = frame[frame.groupby([user, category], observed=True).cumcount() < max_per_category]
+        frame = frame[frame.groupby([user, category], observed=True, dropna=False).cumcount() < max_per_category]
     frame["rank"] = frame.groupby(user).cumcount() + 1
     top = frame[frame["rank"] <= k]
     return pd.DataFrame({"policy": policy, "user_id": top[user].to_numpy(), "item_id": top[item].to_numpy(),
                          "rank": top["rank"].to_numpy(), "score": top["score"].to_numpy()})
+
+
+def _check_list_rules(candidates: pd.DataFrame, exclude: pd.DataFrame | None, category: str | None,
+                      max_per_category: int | None, user: str, item: str) -> None:
+    """Exclusions name (user, item) pairs; a category cap needs a whole number ≥ 1 and a category column."""
+    if exclude is not None:
+        missing = [c for c in (user, item) if c not in exclude.columns]
+        if missing:
+            raise ValueError(f"the exclusions lack column(s) {missing}: they need one row per (user, item) pair "
+                             f"never to show, with columns {user!r} and {item!r}")
+    if max_per_category is None:
+        if category is not None:
+            raise ValueError(f"a category ({category!r}) was given without a cap: give max_per_category too")
+        return
+    if isinstance(max_per_category, bool) or not isinstance(max_per_category, (int, np.integer)) \
+            or max_per_category < 1:
+        raise ValueError(f"max_per_category must be a whole number ≥ 1; got {max_per_category!r}")
+    if category is None or category not in candidates.columns:
+        raise ValueError(f"a per-category cap needs the category column; {category!r} is not among the candidates' "
+                         f"columns ({', '.join(map(str, candidates.columns))})")
 
 
 def recommended_mask(candidates: pd.DataFrame, ranking: pd.DataFrame, user: str = "user_id",
@@ -146,7 +165,8 @@ def uplift_at_k(candidates: pd.DataFrame, ranking: pd.DataFrame, scores: np.ndar
 
 def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str, ...] = ("relevance", "uplift", "blend"),
                       blend: float = 0.5, value: str | None = None, n_bootstrap: int = 200,
-                      random_state: int = 0) -> tuple[pd.DataFrame, dict]:
+                      random_state: int = 0, exclude: pd.DataFrame | None = None, category: str | None = None,
+                      max_per_category: int | None = None) -> tuple[pd.DataFrame, dict]:
     """Rank the audited candidates under each policy and estimate, off policy, what each list would earn.
 
     ``candidates``: the audit's per-row table (``user_id, item_id, exposed, outcome, propensity, uplift,
@@ -154,7 +174,8 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     rankings (``policy, user_id, item_id, rank, score``) and a report with, per policy: value per user (all
     estimators, DR recommended) and incremental outcomes per user, with intervals; the logging policy too;
     for each list, the share of its items the relevance list also shows (``shared_with_relevance``, when
-    relevance is among the policies); and truth-based metrics when ``true_uplift`` is present.
+    relevance is among the policies); and truth-based metrics when ``true_uplift`` is present. ``exclude``,
+    ``category`` and ``max_per_category`` are :func:`rerank`'s list rules, applied to every policy's list.
     """
     from .ope import evaluate, exposure_terms, incremental_value
 
@@ -168,7 +189,12 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     users = frame["user_id"].to_numpy()
     has_truth = {"true_p0", "true_p1", "true_uplift"} <= set(frame.columns)
     report: dict = {"k": k, "policies": {}}
-    rankings = {policy: rerank(frame, policy, k=k, blend=blend, value=value) for policy in policies}
+    rankings = {policy: rerank(frame, policy, k=k, blend=blend, value=value, exclude=exclude, category=category,
+                               max_per_category=max_per_category) for policy in policies}
+    if exclude is not None:
+        pairs = exclude[["user_id", "item_id"]].drop_duplicates()
+        removed = pd.MultiIndex.from_frame(frame[["user_id", "item_id"]]).isin(pd.MultiIndex.from_frame(pairs))
+        report["exclusions"] = {"pairs": len(pairs), "candidate_rows_removed": int(removed.sum())}
     targets = {"logging": frame["propensity"].to_numpy(float),
                **{policy: recommended_mask(frame, ranking) for policy, ranking in rankings.items()}}
     for name, target in targets.items():

@@ -80,6 +80,33 @@ def read_audit_roles(source: str | Path) -> dict[str, Any] | None:
     return json.loads(results.read_text()).get("roles")
 
 
+def read_exclusions(source: str, table: pd.DataFrame, roles: dict[str, Any] | None = None) -> pd.DataFrame:
+    """(user, item) pairs never to show, read from ``source`` with the log's own id columns (``roles``, the
+    audit's role mapping) or ``user_id, item_id``, and cast to the audit table's id types — ids read from a CSV
+    as numbers would otherwise match no string id, silently."""
+    frame = read_table(source)
+    names = {(roles or {}).get(role) or column: column for column, role in (("user_id", "user_id"), ("item_id", "item_id"))}
+    frame = frame.rename(columns={k: v for k, v in names.items() if k in frame.columns and v not in frame.columns})
+    missing = [log_name for log_name, column in names.items() if column not in frame.columns]
+    if missing:
+        raise DataError(Problem(None, f"the exclusions at {source} lack column(s) {missing}",
+                                hint=f"give one row per (user, item) pair never to show, with columns "
+                                     f"{', '.join(names)}"))
+    pairs = frame[["user_id", "item_id"]]
+    for column in pairs.columns:
+        if pd.api.types.is_numeric_dtype(table[column]) == pd.api.types.is_numeric_dtype(pairs[column]):
+            continue
+        if pd.api.types.is_numeric_dtype(table[column]):
+            cast = pd.to_numeric(pairs[column], errors="coerce")
+            if cast.isna().any():
+                raise DataError(Problem(column, "exclusion ids are not numbers, but the log's ids are",
+                                        offending_rows(cast.isna()), "pass the log's own ids"))
+            pairs = pairs.assign(**{column: cast})
+        else:
+            pairs = pairs.assign(**{column: pairs[column].astype(str)})
+    return pairs.dropna().reset_index(drop=True)
+
+
 def top_share(uplift: np.ndarray, q: float) -> np.ndarray:
     """Mask of the top share ``q`` of rows by predicted uplift (ties broken by row order)."""
     if not 0 < q <= 1:
