@@ -259,6 +259,10 @@ def test_embed_cli_writes_parquet_and_reports(tmp_path, text_log):
     cleared = subprocess.run([sys.executable, "-m", "recuplift.cli", "embed", "--clear-cache"],
                              capture_output=True, text=True, env=env)
     assert cleared.returncode == 0 and "cleared" in cleared.stdout
+    ids = subprocess.run(cmd[:-2] + ["--text", "item_text,user_tenure_days", "--out", str(tmp_path / "ids")],
+                         capture_output=True, text=True, env=env)
+    assert ids.returncode == 2 and "Usage" not in ids.stderr and "column 'user_tenure_days': text column holds non-string values" in ids.stderr, ids.stderr
+    assert not (tmp_path / "ids").exists()
 
 
 def test_unknown_item_group_column_is_a_clear_error(text_log, encoder):

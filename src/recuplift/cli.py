@@ -135,8 +135,11 @@ def embed(
     from .embedding import embed_columns
 
     try:
-        results = embed_columns(data, text, out, model=model, pooling=pooling, max_length=max_length,
-                                batch_size=batch_size, cache_dir=cache_dir)
+        columns = roles_from_flags(text=text).text  # --text a,b and a repeated --text, as the audit reads them
+        results = embed_columns(data, list(columns) if columns is not None else None, out, model=model,
+                                pooling=pooling, max_length=max_length, batch_size=batch_size, cache_dir=cache_dir)
+    except DataError:
+        raise  # the data's problems, printed by main() as such, not as a usage error
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
     for column, stats in results.items():

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .io import atomic_path, read_table, write_table
-from .schema import DataError, Problem, Roles
+from .schema import DataError, Problem, Roles, check_text
 from .text import EncodeStats, TextEncoder, clean_text
 
 
@@ -24,11 +24,17 @@ def embed_columns(data: str | pd.DataFrame, columns: list[str] | None, out: str 
                   **encoder_params: object) -> dict[str, EncodeStats]:
     """Embed ``columns`` (default: the contract's text columns present) and write them under ``out``."""
     df = read_table(data) if not isinstance(data, pd.DataFrame) else data
-    columns = list(columns or [c for c in Roles.DEFAULT_TEXT if c in df.columns])
-    missing = [c for c in columns if c not in df.columns]
-    if not columns or missing:
-        raise DataError(Problem(missing[0] if missing else None, "missing text column",
-                                hint="name text columns with --text"))
+    columns = list(columns) if columns is not None else [c for c in Roles.DEFAULT_TEXT if c in df.columns]
+    if not columns:
+        raise DataError(Problem(None, "no text column to embed", hint="name text columns with --text"))
+    problems = [Problem(c, "missing text column", hint="name text columns with --text") for c in columns
+                if c not in df.columns]
+    if problems:
+        raise DataError(problems)
+    for column in columns:  # the audit's own rule: a number column embedded as text would pass here, then fail there
+        check_text(df, column, problems)
+    if problems:
+        raise DataError(problems)
     encoder = TextEncoder(**{k: v for k, v in encoder_params.items() if v is not None}, progress=None)
     out = Path(out)
     stats: dict[str, EncodeStats] = {}

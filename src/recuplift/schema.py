@@ -222,7 +222,7 @@ def validate(df: pd.DataFrame, roles: Roles | None = None, n_folds: int | None =
             _check_ids(df, col, problems)
     text_coverage: dict[str, float] = {}
     for col in roles.text or ():
-        coverage = _check_text(df, col, problems)
+        coverage = check_text(df, col, problems)
         if coverage is not None:
             text_coverage[col] = coverage
             if 1 - coverage > TEXT_MISSING_WARN_SHARE:
@@ -406,7 +406,8 @@ def _check_ids(df: pd.DataFrame, col: str, problems: list[Problem]) -> None:
         problems.append(Problem(col, "id is missing", offending_rows(missing), "every row needs its id"))
 
 
-def _check_text(df: pd.DataFrame, col: str, problems: list[Problem]) -> float | None:
+def check_text(df: pd.DataFrame, col: str, problems: list[Problem]) -> float | None:
+    """Append a problem unless ``col`` holds strings (or nulls) with ≥ 2 distinct texts; else its coverage."""
     series = df[col]
     missing = series.isna()
     not_str = ~missing & ~series.map(lambda v: isinstance(v, (str, bytes)))
