@@ -61,6 +61,9 @@ def test_validate_with_renamed_columns(tmp_path, small_log):
     assert run_cli("validate", str(path)).returncode == 2
     result = run_cli("validate", str(path), "--treatment", "shown", "--outcome", "bought", "--user-id", "uid")
     assert result.returncode == 0, result.stderr
+    modifier = run_cli("validate", str(path), "--treatment", "shown", "--outcome", "bought", "--user-id", "uid",
+                       "--modifiers", "item_text")  # the audit's --modifiers, checked before an audit is run
+    assert modifier.returncode == 2 and "column 'item_text': modifier must be numeric or categorical" in modifier.stderr
 
 
 def test_simulate_writes_log_and_truth(tmp_path):

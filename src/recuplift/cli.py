@@ -44,6 +44,7 @@ UserOpt = Annotated[Optional[str], typer.Option("--user-id", help="User id colum
 ItemOpt = Annotated[Optional[str], typer.Option("--item-id", help="Item id column.")]
 TextOpt = Annotated[Optional[list[str]], typer.Option("--text", help="Text column (repeatable, or comma-separated); default item_text and user_text when present; --text '' for none.")]
 CovariatesOpt = Annotated[Optional[str], typer.Option("--covariates", help="Comma-separated tabular covariates; default: every other numeric/categorical column.")]
+ModifiersOpt = Annotated[Optional[str], typer.Option("--modifiers", help="Comma-separated effect modifiers.")]
 ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="Local Hugging Face model folder for the text columns (default all-MiniLM-L6-v2).")]
 PoolingOpt = Annotated[str, typer.Option("--pooling", help="Token pooling: mean, cls or last (decoders).")]
 
@@ -93,14 +94,14 @@ def validate(
     treatment: TreatmentOpt = "exposed", outcome: OutcomeOpt = "outcome",
     propensity: PropensityOpt = "propensity", position: PositionOpt = "position",
     user_id: UserOpt = "user_id", item_id: ItemOpt = "item_id", text: TextOpt = None,
-    covariates: CovariatesOpt = None,
+    covariates: CovariatesOpt = None, modifiers: ModifiersOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Check a log against the data contract; print a summary, or every problem and exit 2."""
     from .io import read_table
     from .schema import validate as check
 
-    roles = roles_from_flags(treatment, outcome, propensity, position, user_id, item_id, text, covariates)
+    roles = roles_from_flags(treatment, outcome, propensity, position, user_id, item_id, text, covariates, modifiers)
     report = check(read_table(data), roles)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
@@ -157,7 +158,7 @@ def audit(
     propensity: PropensityOpt = "propensity", position: PositionOpt = "position",
     user_id: UserOpt = "user_id", item_id: ItemOpt = "item_id", text: TextOpt = None,
     covariates: CovariatesOpt = None,
-    modifiers: Annotated[Optional[str], typer.Option("--modifiers", help="Comma-separated effect modifiers.")] = None,
+    modifiers: ModifiersOpt = None,
     estimators: Annotated[str, typer.Option("--estimators", help="Comma-separated registry names.")] = "naive,ipw,aipw,linear_dml",
     estimator_param: Annotated[Optional[list[str]], typer.Option("--estimator-param", help="NAME.PARAM=VALUE, a setting of one estimator, e.g. neural.epochs=50 (repeatable).")] = None,
     refute: Annotated[bool, typer.Option("--refute/--no-refute", help="Run DoWhy's refuters (slowest stage).")] = True,
