@@ -95,6 +95,16 @@ def test_without_a_logged_propensity_the_recommended_estimate_is_aipw_on_the_ric
     assert result.ate["estimator"] == "aipw"
 
 
+def test_the_uplift_table_keeps_the_input_index_so_joining_it_back_aligns():
+    data = simulate(n_users=150, n_candidates=8, n_items=80, seed=2).data.drop(columns=["item_text", "user_text"])
+    shuffled = data.sample(frac=1.0, random_state=0).iloc[::2]  # a filtered, reordered log: its index has gaps
+    result = Audit(estimators=("naive", "aipw"), run_refuters=False, progress=False).fit(shuffled)
+    assert result.uplift.index.equals(shuffled.index)  # was 0..n-1: shuffled.join(result.uplift) paired wrong rows
+    joined = shuffled.join(result.uplift, rsuffix="_audit")
+    assert (joined["user_id"] == joined["user_id_audit"]).all() and (joined["item_id"] == joined["item_id_audit"]).all()
+    assert result.uplift["row"].tolist() == list(range(len(shuffled)))  # the position, as uplift.parquet has it
+
+
 def test_missing_numeric_covariates_are_imputed_with_an_indicator_not_passed_on_as_nan():
     data = simulate(n_users=150, n_candidates=8, n_items=80, seed=3).data.drop(columns=["propensity", "item_text",
                                                                                           "user_text"])

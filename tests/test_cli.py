@@ -95,6 +95,16 @@ def test_version_names_recuplift_and_the_libraries_its_numbers_come_from():
     assert lines[0] == "recuplift 0.1.0" and f"xgboost {version('xgboost')}" in lines and len(lines) == 9
 
 
+def test_the_main_entry_points_import_from_the_package_top_without_loading_the_heavy_stack():
+    probe = ("import sys, recuplift; heavy = {'dowhy', 'econml', 'torch', 'xgboost'} & set(sys.modules); "
+             "from recuplift import Audit, UpliftModel, evaluate_rankings, plan_test; "
+             "from recuplift.causal import Audit as A; assert Audit is A, Audit; print(sorted(heavy))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
+    with pytest.raises(AttributeError, match="no attribute 'Audi'"):
+        __import__("recuplift").Audi
+
+
 def test_plan_prints_n_and_json_has_it_at_the_top_level():
     text = run_cli("plan", "--baseline", "0.05", "--lift", "0.10", "--relative", "--weekly-users", "20000")
     assert text.returncode == 0, text.stderr

@@ -11,8 +11,23 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from .schema import DataError, Problem, Roles, validate
 from .simulate import Simulation, SimulationParams, simulate
 
-__all__ = ["DataError", "Problem", "Roles", "validate", "Simulation", "SimulationParams", "simulate", "versions"]
+# The heavy entry points, imported on first use so that `import recuplift` (and the CLI's start) stays light:
+# `from recuplift import Audit` works without loading DoWhy, EconML and torch until then.
+_LAZY = {"Audit": "causal", "AuditResult": "causal", "UpliftModel": "upliftmodel", "TextEncoder": "text",
+         "evaluate_rankings": "ranking", "rerank": "ranking", "plan_test": "planning",
+         "plan_targeted_tests": "targeting", "load_open_bandit": "openbandit"}
+
+__all__ = ["DataError", "Problem", "Roles", "validate", "Simulation", "SimulationParams", "simulate", "versions",
+           *_LAZY]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'recuplift' has no attribute {name!r}")
 
 NUMERIC_STACK = ("dowhy", "econml", "xgboost", "scikit-learn", "torch", "transformers", "numpy", "pandas")
 

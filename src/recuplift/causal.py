@@ -53,7 +53,7 @@ class AuditResult:
     refutations: list[dict[str, Any]]
     diagnostics: dict[str, Any]
     heterogeneity: dict[str, Any]
-    uplift: pd.DataFrame
+    uplift: pd.DataFrame  # one row per input row, in input order, on the input's index: df.join(result.uplift) aligns
     seconds: dict[str, float]
     roles: Roles
     ground_truth: dict[str, Any] | None = None
@@ -199,6 +199,7 @@ class Audit:
         roles = self.report_.roles
         self.roles_ = roles
         self.data_ = df.reset_index(drop=True)
+        self.index_ = df.index
         self.y_ = self.data_[roles.outcome].to_numpy(float)
         self.t_ = self.data_[roles.treatment].to_numpy().astype(int)
         self.groups_ = group_codes(self.data_[roles.user_id].to_numpy()) if roles.user_id else None
@@ -451,7 +452,7 @@ class Audit:
             **({"item_id": self.data_[roles.item_id].to_numpy()} if roles.item_id else {}),
             "exposed": self.t_, "outcome": self.y_, "propensity": nuis.clipped_propensity(), "uplift": self.uplift_,
             "uplift_ci_low": self.uplift_ci_[0], "uplift_ci_high": self.uplift_ci_[1],
-            "outcome_if_shown": nuis.mu1, "outcome_if_not_shown": nuis.mu0, "dr_score": self.dr_})
+            "outcome_if_shown": nuis.mu1, "outcome_if_not_shown": nuis.mu0, "dr_score": self.dr_}, index=self.index_)
         truth = None
         estimates = self.estimates_
         if "true_uplift" in self.data_.columns:  # compared only now, never read by an estimator
