@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import math
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -93,6 +94,20 @@ def typed_value(raw: str, default: str) -> Any:
     return raw
 
 
+def _local_transport() -> dict[str, Any]:
+    """Talk to the notebook's kernel over Unix sockets where there are any: over TCP, ipykernel warns on every
+    report that "all communication is sent in plain text", and on a shared machine other users could connect."""
+    if os.name != "posix":
+        return {}
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LocalKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(transport="ipc", **kwargs)
+
+    return {"kernel_manager_class": LocalKernelManager}
+
+
 def render_report(name: str, out_html: str | Path, parameters: dict[str, Any] | None = None,
                   kernel: str = "python3", timeout: int | None = None) -> Path:
     """Execute notebook ``name`` with ``parameters`` and write ``out_html`` (and the executed notebook
@@ -109,7 +124,8 @@ def render_report(name: str, out_html: str | Path, parameters: dict[str, Any] | 
         staged = Path(tmp) / executed.name
         try:
             papermill.execute_notebook(str(notebook), str(staged), parameters=parameters or {}, kernel_name=kernel,
-                                       progress_bar=False, cwd=str(notebook.parent), execution_timeout=timeout)
+                                       progress_bar=False, cwd=str(notebook.parent), execution_timeout=timeout,
+                                       **_local_transport())
         except papermill.PapermillExecutionError as err:
             shutil.move(staged, executed)  # the failed notebook is the evidence; no HTML is written
             raise ReportError(f"{notebook.name}, cell {err.exec_count}: {err.ename}: {err.evalue}") from None
