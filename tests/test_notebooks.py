@@ -46,6 +46,9 @@ def test_parameters_are_typed_by_the_notebooks_defaults():
     with pytest.raises(ReportError, match="expected a whole number, got 'abc'"):
         parse_parameters(["seed=abc"], NOTEBOOK_DIR / "01_audit.ipynb")
     assert parse_parameters(["outcome=2024", "seed=1e1"], NOTEBOOK_DIR / "01_audit.ipynb") == {"outcome": "2024", "seed": 10}
+    for seed in ("-1", "none"):  # as every command's --seed; -1 used to fail in the notebook's third cell
+        with pytest.raises(ReportError, match="seed must be a whole number ≥ 0"):
+            parse_parameters([f"seed={seed}"], NOTEBOOK_DIR / "01_audit.ipynb")
     planning = parse_parameters(["lift=1", "weekly_users=2e4"], NOTEBOOK_DIR / "04_ab_test_planning.ipynb")
     assert planning == {"lift": 1.0, "weekly_users": 20_000} and isinstance(planning["lift"], float)
     with pytest.raises(ReportError, match="expected a number, got 'ten'"):

@@ -59,6 +59,8 @@ def parse_parameters(pairs: list[str], notebook: Path) -> dict[str, Any]:
             raise ReportError(f"'{key}' is not a parameter of {notebook.name}; it takes {', '.join(declared)}")
         default = declared[key]["default"]
         out[key] = typed_value(raw, default)
+        if key == "seed" and not (isinstance(out[key], int) and out[key] >= 0):  # as every command's --seed
+            raise ReportError(f"seed must be a whole number ≥ 0, got '{raw}'")
     return out
 
 
