@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -176,3 +178,16 @@ def test_policy_table_must_sum_to_one_per_slot():
     table = pd.DataFrame({"item_id": [0, 1, 0], "position": [1, 1, 2], "probability": [0.5, 0.5, 0.7]})
     with pytest.raises(DataError, match="sum to 1"):
         policy_from_table(table, log)
+    # each of these used to index past the table (an IndexError), wrap around silently (-1, position 0), let the
+    # last of two rows win, or pass a negative probability whose slot still summed to 1
+    cases = {"item_id": ([-1, 80, 2.5, "x"], "item ids must be whole numbers in [0, 79]"),
+             "position": ([0, 4, 1.5, None], "positions must be whole numbers in [1, 3]"),
+             "probability": ([-0.5, 1.5, None, "p"], "probabilities must lie in [0, 1]")}
+    good = pd.DataFrame({"item_id": [0, 1, 2, 3], "position": [1, 1, 2, 3], "probability": [0.5] * 4})
+    for column, (values, rule) in cases.items():
+        for bad in values:
+            with pytest.raises(DataError, match=fr"column '{column}': {re.escape(rule)}.*\(rows 1\)"):
+                policy_from_table(good.astype(object).assign(**{column: [good[column][0], bad, *good[column][2:]]}),
+                                  log)
+    with pytest.raises(DataError, match=r"appears more than once \(rows 0, 1\)"):
+        policy_from_table(pd.DataFrame({"item_id": [0, 0], "position": [1, 1], "probability": [0.5, 0.5]}), log)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .ope import ESTIMATORS, ItemPositionRates, estimate_value, recommended_estimator, relative_errors, slate_terms
-from .schema import DataError, Problem
+from .schema import DataError, Problem, offending_rows
 
 BEHAVIORS = ("random", "bts")
 CAMPAIGNS = ("all", "men", "women")
@@ -104,8 +104,24 @@ def policy_from_table(table: pd.DataFrame, log: OpenBanditLog) -> np.ndarray:
     if missing:
         raise DataError(Problem(None, f"the policy table lacks {sorted(missing)}",
                                 hint="give one row per item and slot: item_id, position (1-based), probability"))
+    item, position, probability = (pd.to_numeric(table[c], errors="coerce") for c in ("item_id", "position",
+                                                                                         "probability"))
+    rules = (
+        ("item_id", ~item.between(0, log.n_items - 1) | (item % 1 != 0),
+         f"item ids must be whole numbers in [0, {log.n_items - 1}], the log's items"),
+        ("position", ~position.between(1, log.len_list) | (position % 1 != 0),
+         f"positions must be whole numbers in [1, {log.len_list}], the log's slots"),
+        ("probability", ~probability.between(0, 1), "probabilities must lie in [0, 1]"),
+    )
+    problems = [Problem(column, rule, offending_rows(bad.to_numpy())) for column, bad, rule in rules if bad.any()]
+    repeated = table.duplicated(["item_id", "position"], keep=False).to_numpy()
+    if repeated.any():
+        problems.append(Problem(None, "an (item_id, position) pair appears more than once", offending_rows(repeated),
+                                "give each item and slot one probability"))
+    if problems:
+        raise DataError(problems)
     dist = np.zeros((log.n_items, log.len_list))
-    dist[table["item_id"].to_numpy(int), table["position"].to_numpy(int) - 1] = table["probability"].to_numpy(float)
+    dist[item.to_numpy(int), position.to_numpy(int) - 1] = probability.to_numpy(float)
     sums = dist.sum(axis=0)
     if not np.allclose(sums, 1, atol=1e-6):
         raise DataError(Problem("probability", f"each slot's probabilities must sum to 1; sums are {np.round(sums, 4)}"))
