@@ -139,3 +139,22 @@ def test_a_linear_second_stages_intervals_cover_a_linear_effect_when_clustered_b
     assert 0.92 <= by_users <= 0.98 and by_rows < 0.85
     trees = XGBRegressor(n_estimators=5).fit(X, dr)
     assert linear_stage_covariance(trees, X, dr, users) is None  # trees give no interval
+
+
+def test_scoring_rows_whose_texts_are_all_missing_and_wrong_settings():
+    from sklearn.exceptions import NotFittedError
+
+    from recuplift.simulate import simulate
+
+    log = simulate(n_users=80, n_candidates=6, n_items=40, seed=5).data
+    with pytest.raises(NotFittedError):  # was an AttributeError naming sets_
+        UpliftModel().predict(log.head(3))
+    for settings, named in (({"n_folds": 1}, "n_folds"), ({"random_state": -1}, "random_state")):
+        with pytest.raises(ValueError, match=f"{named} .*must be a whole number"):  # was scikit-learn's error
+            UpliftModel(**settings).fit(log)
+    model = UpliftModel().fit(log)
+    no_text = log.head(4).assign(item_text=None)  # every row without its text: PCA used to get 0 rows
+    alone = model.predict(no_text)
+    mixed = model.predict(pd.concat([no_text, log.iloc[10:14]]))
+    assert np.isfinite(alone["uplift"]).all()
+    np.testing.assert_allclose(alone["uplift"], mixed["uplift"].iloc[:4])  # scored as the same rows among others

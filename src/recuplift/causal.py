@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from tqdm.auto import tqdm
 
 from . import diagnostics, plots, versions
@@ -32,7 +33,8 @@ from .estimators import EffectEstimator, make_estimator
 from .inference import mean_interval
 from .io import write_json, write_table
 from .metrics import pehe, qini_curve, uplift_by_quantile
-from .nuisance import Nuisances, cross_fit, dr_scores, folds, group_codes, regression_model, treatment_model
+from .nuisance import (Nuisances, check_fold_settings, cross_fit, dr_scores, folds, group_codes, regression_model,
+                       treatment_model)
 from .schema import DataError, Problem, Roles, validate
 from .text import TextEncoder
 from .upliftmodel import PLUG_IN_COLUMNS, LinearStageInterval, fit_uplift_regressor, plug_in_features
@@ -160,7 +162,7 @@ class AuditResult:
         return out
 
 
-class Audit:
+class Audit(BaseEstimator):
     """Estimate what exposure caused in a log. ``Audit(roles).fit(df)`` returns an :class:`AuditResult`.
 
     ``estimators``: registry names run on every rung of the adjustment ladder (``naive`` runs once).
@@ -188,10 +190,7 @@ class Audit:
     def _check_arguments(self) -> None:
         """Wrong arguments are ValueErrors before any work, not errors from deep inside scikit-learn."""
         check_estimators(self.estimators, self.estimator_params)
-        if not (isinstance(self.n_folds, (int, np.integer)) and self.n_folds >= 2):
-            raise ValueError(f"n_folds must be a whole number ≥ 2 (cross-fitting holds out each fold); got {self.n_folds!r}")
-        if not (isinstance(self.random_state, (int, np.integer)) and 0 <= self.random_state < 2**32):
-            raise ValueError(f"random_state (--seed) must be a whole number in [0, 2**32); got {self.random_state!r}")
+        check_fold_settings(self.n_folds, self.random_state)
 
     def model(self, df: pd.DataFrame) -> "Audit":
         self._check_arguments()

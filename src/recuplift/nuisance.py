@@ -127,6 +127,15 @@ def rounds_on_held_out_users(model: xgb.XGBModel, X: np.ndarray, y: np.ndarray, 
     return stopped.best_iteration + 1
 
 
+def check_fold_settings(n_folds: object, random_state: object) -> None:
+    """Cross-fitting's settings as ValueErrors before any work, not errors from deep inside scikit-learn."""
+    if not (isinstance(n_folds, (int, np.integer)) and not isinstance(n_folds, bool) and n_folds >= 2):
+        raise ValueError(f"n_folds must be a whole number ≥ 2 (cross-fitting holds out each fold); got {n_folds!r}")
+    if not (isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool)
+            and 0 <= random_state < 2**32):
+        raise ValueError(f"random_state (--seed) must be a whole number in [0, 2**32); got {random_state!r}")
+
+
 def folds(n: int, groups: np.ndarray | None, n_folds: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Train/test index pairs; grouped (by user) when groups are given, shuffled deterministically."""
     if groups is not None:

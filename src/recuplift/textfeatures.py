@@ -68,6 +68,11 @@ def _chosen_components(pca: PCA, variance: float, cap: int) -> int:
     return int(min(reached, cap, pca.n_components_))
 
 
+def _project(pca: PCA, vectors: np.ndarray) -> np.ndarray:
+    """PCA scores, also of no vectors at all (a column whose texts are all missing in the rows scored)."""
+    return pca.transform(vectors) if len(vectors) else np.zeros((0, pca.n_components_))
+
+
 class TextFeatures(TransformerMixin, BaseEstimator):
     """Fit on a log (``fit(df)``), then ``transform(df)`` gives a DataFrame of numeric text features."""
 
@@ -169,7 +174,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         for col, emb in embedded.items():
             k = self.n_components_[col]
             present = ~emb.missing
-            per_text = {f"{col}_pc{j + 1}": c for j, c in enumerate(self.pca_[col].transform(emb.vectors)[:, :k].T)}
+            per_text = {f"{col}_pc{j + 1}": c for j, c in enumerate(_project(self.pca_[col], emb.vectors)[:, :k].T)}
             per_text[f"{col}_n_segments"] = np.log1p(emb.n_segments)
             if self.concept_vectors_ is not None:
                 best = _segment_max(emb.segment_vectors @ self.concept_vectors_.T, emb.segment_owner, len(emb.vectors))
@@ -191,7 +196,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         vu, vi = user.vectors[pairs[:, 0]], item.vectors[pairs[:, 1]]
         cosine = np.einsum("ij,ij->i", _unit(vu), _unit(vi))
         matches = _segment_matches(user, item, pairs)
-        comps = pca.transform(vu * vi) if len(pairs) else np.zeros((0, pca.n_components_))
+        comps = _project(pca, vu * vi)
         values = np.column_stack([cosine, matches, comps])
         names = [f"{prefix}_cosine", f"{prefix}_best_match", f"{prefix}_maxsim"] + [f"{prefix}_prod_pc{j + 1}" for j in range(comps.shape[1])]
         ok = (user.codes >= 0) & (item.codes >= 0)

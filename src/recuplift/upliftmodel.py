@@ -17,10 +17,12 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
 from .adjustment import AdjustmentSets, build_adjustment_sets
 from .inference import cluster_covariance, cluster_se, critical_value
-from .nuisance import ArmOutcome, cross_fit, dr_scores, folds, regression_model, rounds_on_held_out_users
+from .nuisance import (ArmOutcome, check_fold_settings, cross_fit, dr_scores, folds, regression_model,
+                       rounds_on_held_out_users)
 from .schema import Roles, validate
 from .text import TextEncoder
 
@@ -168,7 +170,7 @@ class SelectedUpliftRegressor(RegressorMixin, BaseEstimator):
         return self.model_.predict(np.asarray(X, float))
 
 
-class UpliftModel:
+class UpliftModel(BaseEstimator):
     """``UpliftModel(roles).fit(log).predict(candidates)`` → ``uplift`` (with an interval where the second stage
     is linear, see :func:`linear_stage_covariance`) and ``relevance`` per row."""
 
@@ -185,6 +187,7 @@ class UpliftModel:
         return np.column_stack([frame.to_numpy(float), plug_in_features(mu0, mu1)])
 
     def fit(self, df: pd.DataFrame) -> "UpliftModel":
+        check_fold_settings(self.n_folds, self.random_state)
         roles = validate(df, self.roles, n_folds=self.n_folds).roles
         data = df.reset_index(drop=True)
         y = data[roles.outcome].to_numpy(float)
@@ -210,6 +213,7 @@ class UpliftModel:
         return W if W.shape[1] else np.zeros((len(W), 1))
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "uplift_model_")
         if len(df) == 0:
             return pd.DataFrame(columns=["uplift", "uplift_ci_low", "uplift_ci_high", "relevance"], index=df.index,
                                 dtype=float)
