@@ -45,8 +45,10 @@ def test_uplift_model_scores_unseen_users():
 
 
 @pytest.mark.slow
-def test_feedback_loop_reports_each_round_and_policy():
+def test_feedback_loop_reports_each_round_and_policy(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("RECUPLIFT_CACHE_DIR", str(tmp_path))  # a cold cache: the encoder has texts to encode
     loop = simulate_feedback_loop(rounds=1, n_users=200, seed=3, progress=False, n_candidates=10, n_items=100)
+    assert "encoding texts" not in capfd.readouterr().err  # progress=False quiets the encoder's bar too
     table = loop.table
     assert set(table["policy"]) == {"uplift", "relevance"} and set(table["round"]) == {0, 1}
     round0 = table[table["round"] == 0]["incremental_per_1000_users"]
@@ -54,3 +56,10 @@ def test_feedback_loop_reports_each_round_and_policy():
     assert loop.summary().shape == (2, 2) and loop.plot() is not None
     with pytest.raises(ValueError, match="rounds"):
         simulate_feedback_loop(rounds=0)
+
+
+@pytest.mark.parametrize("setting, named", [({"rounds": 1.5}, "rounds"), ({"k": 0}, "k"), ({"seed": -1}, "seed")])
+def test_feedback_loop_settings_fail_before_any_round(setting, named):
+    # rounds=1.5 was a TypeError from range(), seed=-1 numpy's error, k=0 came after a model was fitted
+    with pytest.raises(ValueError, match=f"{named} must be a whole number"):
+        simulate_feedback_loop(**{"rounds": 1, "n_users": 60, "progress": False, **setting})

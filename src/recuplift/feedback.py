@@ -69,10 +69,16 @@ def simulate_feedback_loop(rounds: int = 3, n_users: int = 1000, k: int = 5, exp
                            seed: int = 0, encoder: TextEncoder | None = None, progress: bool = True,
                            **simulation: object) -> FeedbackLoop:
     """Run both loops for ``rounds`` rounds after the original log; ``simulation`` passes simulator knobs."""
-    if rounds < 1:
-        raise ValueError("rounds must be ≥ 1")
+    if not (isinstance(rounds, (int, np.integer)) and rounds >= 1):
+        raise ValueError(f"rounds must be a whole number ≥ 1; got {rounds!r}")
     if not 0 < exploration < 1:
         raise ValueError("exploration must lie in (0, 1)")
+    if not (isinstance(k, (int, np.integer)) and k >= 1):  # before a round's model is fitted, not after
+        raise ValueError(f"k must be a whole number ≥ 1; got {k!r}")
+    if not (isinstance(seed, (int, np.integer)) and seed >= 0):
+        raise ValueError(f"seed must be a whole number ≥ 0; got {seed!r}")
+    if encoder is None and not progress:  # progress=False quiets the text encoder's bar too
+        encoder = TextEncoder(progress=False)
     catalog = seed + 10_000
 
     def fresh(round_: int) -> pd.DataFrame:
