@@ -118,7 +118,10 @@ def test_plan_rejects_impossible_inputs_without_traceback():
     result = run_cli("plan", "--baseline", "1.5", "--lift", "0.1")
     assert result.returncode == 2 and "baseline" in result.stderr and "Traceback" not in result.stderr
     missing = run_cli("plan", "--from-audit", "/nonexistent/audit")
-    assert missing.returncode == 2 and "no audit output" in missing.stderr
+    assert missing.returncode == 2 and "no audit output" in missing.stderr and "Usage" not in missing.stderr
+    for segments, message in (("", "give at least one top share"), ("abc", "Invalid value for --segments")):
+        bad = run_cli("plan", "--from-audit", "/nonexistent/audit", "--segments", segments)  # '' was a KeyError
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
     zero_weeks = run_cli("plan", "--baseline", "0.05", "--lift", "0.01", "--weekly-users", "0")
     assert zero_weeks.returncode == 2 and "weekly units (--weekly-users) must be positive" in zero_weeks.stderr
 

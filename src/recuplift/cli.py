@@ -362,7 +362,11 @@ def plan(
                         treated_share=split, arms=arms, correction=correction, variance_reduction=cuped_r2,
                         sequential=sequential)
         if from_audit is not None:
-            shares = tuple(float(q) for q in segments.split(",") if q.strip())
+            try:
+                shares = tuple(float(q) for q in segments.split(",") if q.strip())
+            except ValueError:
+                raise typer.BadParameter(f"expected shares such as 0.1,0.2,1.0; got {segments!r}",
+                                         param_hint="--segments") from None
             targeted = plan_targeted_tests(from_audit, shares, design, weekly_users)
             if as_json:
                 typer.echo(json.dumps(to_json_safe(targeted.to_dict()), indent=2))
@@ -377,6 +381,8 @@ def plan(
             raise typer.BadParameter("give --baseline and --lift (or --from-audit DIR)")
         metric = Metric("mean", baseline, sd) if sd is not None else Metric("proportion", baseline)
         result = plan_test(metric, lift, relative, design, weekly_users, accumulation)
+    except DataError:
+        raise  # the audit folder's problems, printed by main() as such, not as a usage error
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
     if as_json:

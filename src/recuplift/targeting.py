@@ -182,6 +182,8 @@ def plan_targeted_tests(audit: str | Path | pd.DataFrame, segments: tuple[float,
     """A test plan for each top share of predicted uplift. Units are the audit's rows (user–item
     opportunities); ``weekly_units`` is how many of them arise each week, of which a share q is eligible."""
     check_weekly_units(weekly_units)
+    if not segments:
+        raise ValueError("give at least one top share of predicted uplift to plan for, e.g. 0.1,0.2,1.0")
     frame = read_audit_uplift(audit)
     groups = frame["user_id"].to_numpy() if "user_id" in frame.columns else None
     dr = frame["dr_score"].to_numpy(float)
