@@ -202,6 +202,15 @@ def test_unnamed_covariates_are_listed_in_a_warning_and_named_ones_are_not():
     assert not any("covariates not named" in w.rule for w in named)
 
 
+def test_a_log_with_nothing_to_adjust_for_is_warned_about():
+    bare = base_frame()[["user_id", "item_id", "exposed", "outcome"]]
+    rules = [w for w in validate(bare).warnings if "nothing to adjust for" in w.rule]
+    assert len(rules) == 1 and "--covariates" in rules[0].hint
+    for keep in ("propensity", "price", "item_text"):  # any one of them is something to adjust with
+        log = base_frame()[["user_id", "item_id", "exposed", "outcome", keep]]
+        assert not any("nothing to adjust for" in w.rule for w in validate(log).warnings), keep
+
+
 def test_roles_from_mapping_parses_lists_and_rejects_unknown_keys():
     roles = Roles.from_mapping({"text": "a, b", "covariates": "x,y", "propensity": ""})
     assert roles.text == ("a", "b") and roles.covariates == ("x", "y") and roles.propensity is None

@@ -231,6 +231,11 @@ def validate(df: pd.DataFrame, roles: Roles | None = None, n_folds: int | None =
     for role in ("covariates", "modifiers"):
         for col in getattr(roles, role) or ():
             _check_covariate(df, col, role, problems)
+    if not (roles.covariates or roles.text or roles.propensity):
+        warnings.append(Problem(None, "nothing to adjust for: no covariates, no text and no logged propensity, so "
+                                      "every estimate is, up to noise, the naive difference in outcome rates",
+                                hint="unless exposure was randomized, name the confounders (--covariates, --text) "
+                                     "or the logged propensity (--propensity)"))
     if not covariates_named and roles.covariates:
         shown = ", ".join(roles.covariates[:8]) + (", …" if len(roles.covariates) > 8 else "")
         warnings.append(Problem(None, f"covariates not named: adjusting for every other numeric or categorical "
