@@ -30,6 +30,23 @@ def test_duckdb_keeps_other_tables(tmp_path, frame):
     assert len(read_table(db + "::a")) == 3 and len(read_table(db + "::b")) == 1
     with pytest.raises(DataError, match=r"no table 'c' in .*store.duckdb — its tables: a, b"):
         read_table(db + "::c")
+    with pytest.raises(DataError, match=r"store.duckdb is a DuckDB file: name its table as .*::TABLE — its tables: a, b"):
+        read_table(db)  # was "unknown file type '.duckdb'"
+
+
+def test_a_folder_of_parquet_files_reads_as_one_table_skipping_other_files(tmp_path, frame):
+    # the folder `recuplift simulate` writes (a JSON beside the Parquet), and a hive-partitioned export
+    write_table(frame, tmp_path / "sim" / "impressions.parquet")
+    (tmp_path / "sim" / "simulation.json").write_text("{}")
+    pd.testing.assert_frame_equal(read_table(tmp_path / "sim"), frame)  # the JSON failed as Parquet
+    for day, part in ((1, frame.head(2)), (2, frame.tail(1))):
+        write_table(part, tmp_path / "export" / f"day={day}" / "part-0.parquet")
+    (tmp_path / "export" / "_SUCCESS").write_text("")
+    export = read_table(tmp_path / "export")
+    assert export["user_id"].tolist() == ["u1", "u2", "u3"] and export["day"].tolist() == [1, 1, 2]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="the folder .*empty holds no Parquet files"):
+        read_table(tmp_path / "empty")
 
 
 def test_failed_write_leaves_no_file(tmp_path):

@@ -1,7 +1,7 @@
 """Reading and writing tables, always atomically: a run that dies half-way leaves no half-written file.
 
-Sources: Parquet, CSV and DuckDB tables (``path.duckdb::table``). Writes go to a temporary name in the
-destination folder and are renamed into place, which is atomic on POSIX file systems.
+Sources: Parquet (a file, or a folder of files), CSV and DuckDB tables (``path.duckdb::table``). Writes go to a
+temporary name in the destination folder and are renamed into place, which is atomic on POSIX file systems.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def read_table(source: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a Parquet file, a CSV file or a DuckDB table (``file.duckdb::table``) into pandas."""
+    """Read a Parquet file or folder, a CSV file or a DuckDB table (``file.duckdb::table``) into pandas."""
     source = str(source)
     if DUCKDB_SEPARATOR in source:
         return _read_duckdb(source, columns)
@@ -49,16 +49,43 @@ def read_table(source: str | os.PathLike[str], columns: list[str] | None = None)
     if not path.exists():
         raise DataError(Problem(None, f"no such file: {source}", hint="check the path"))
     suffix = path.suffix.lower()
+    if suffix == ".duckdb":
+        import duckdb
+
+        with duckdb.connect(source, read_only=True) as con:
+            tables = _duckdb_tables(con)
+        raise DataError(Problem(None, f"{source} is a DuckDB file: name its table as {source}{DUCKDB_SEPARATOR}TABLE",
+                                hint=f"its tables: {', '.join(tables) or 'none'}"))
     try:
-        if suffix in (".parquet", ".pq") or path.is_dir():
+        if path.is_dir():
+            return _read_parquet_folder(path, columns)
+        if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path, columns=columns)
         if suffix in (".csv", ".gz", ".txt", ".tsv"):
             return pd.read_csv(path, usecols=columns, sep="\t" if suffix == ".tsv" else ",")
+    except DataError:
+        raise
     except (ValueError, OSError) as err:
         raise DataError(Problem(None, f"could not read {source}: {err}",
                                 hint="is it a valid Parquet or CSV file?")) from err
     raise DataError(Problem(None, f"unknown file type '{suffix}' for {source}",
                             hint="use .parquet, .csv or file.duckdb::table"))
+
+
+def _read_parquet_folder(path: Path, columns: list[str] | None) -> pd.DataFrame:
+    """A folder of Parquet files (hive-partitioned or not) as one table; other files beside them — the
+    ``simulation.json`` that ``recuplift simulate`` writes, a ``_SUCCESS`` marker — are skipped."""
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(path, format="parquet", partitioning="hive", exclude_invalid_files=True)
+    if not dataset.files:
+        raise DataError(Problem(None, f"the folder {path} holds no Parquet files",
+                                hint="pass a Parquet or CSV file, or a folder of Parquet files"))
+    return dataset.to_table(columns=columns).to_pandas()
+
+
+def _duckdb_tables(con: Any) -> list[str]:  # noqa: ANN401 - a duckdb connection, imported lazily
+    return sorted(r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall())
 
 
 def _read_duckdb(source: str, columns: list[str] | None) -> pd.DataFrame:
@@ -74,7 +101,7 @@ def _read_duckdb(source: str, columns: list[str] | None) -> pd.DataFrame:
         try:
             return con.execute(f"SELECT {cols} FROM {table}").df()
         except duckdb.Error as err:
-            tables = sorted(r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall())
+            tables = _duckdb_tables(con)
             if table not in tables and "." not in table:
                 raise DataError(Problem(None, f"no table '{table}' in {db_path}",
                                         hint=f"its tables: {', '.join(tables) or 'none'}")) from err
