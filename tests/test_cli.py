@@ -169,6 +169,8 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     assert "truth" in report["policies"]["uplift"]
     shared = report["policies"]["uplift"]["shared_with_relevance"]
     assert f"{shared:.0%} of its items also in the relevance list" in out.stdout
+    assert (tmp_path / "rank" / "figures" / "policies.png").stat().st_size > 10_000  # the policies, compared
+    assert "per 1,000 users" in out.stdout  # the next step: which list to test
     excluded = sim.data[["user_id", "item_id"]].iloc[::5]  # e.g. what each user already bought
     excluded.to_csv(tmp_path / "bought.csv", index=False)
     ruled = run_cli("rank", str(data), "--uplift", str(audit_dir), "--k", "3", "--bootstrap", "20",

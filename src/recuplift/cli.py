@@ -244,7 +244,8 @@ def rank(
 ) -> None:
     """Rerank candidates by relevance, uplift or a blend; estimate each list's value off policy."""
     from .io import read_table, to_json_safe, write_json, write_table
-    from .ranking import evaluate_rankings
+    from .plots import policy_incremental
+    from .ranking import evaluate_rankings, ranking_next_step
     from .targeting import check_log_matches_audit, read_audit_roles, read_audit_uplift, read_exclusions
 
     table = read_audit_uplift(uplift)
@@ -274,6 +275,7 @@ def rank(
                        err=True)
     write_table(rankings, out / "ranking.parquet")
     write_json(to_json_safe(report), out / "ranking.json")
+    _save_figure(policy_incremental(report), out / "figures" / "policies.png")
     for name, entry in report["policies"].items():
         value_row = entry["value_per_user"]
         chosen = next(r for r in value_row["estimates"] if r["estimator"] == value_row["recommended"])
@@ -285,7 +287,19 @@ def rank(
         if name != "relevance" and "shared_with_relevance" in entry:
             line += f"  {entry['shared_with_relevance']:.0%} of its items also in the relevance list"
         typer.echo(line)
-    typer.echo(f"wrote {out / 'ranking.parquet'} and {out / 'ranking.json'}")
+    typer.echo(ranking_next_step(report))
+    typer.echo(f"wrote {out / 'ranking.parquet'}, {out / 'ranking.json'} and {out / 'figures' / 'policies.png'}")
+
+
+def _save_figure(fig, path: Path) -> None:  # noqa: ANN001 - a matplotlib Figure, imported lazily
+    """Write a figure atomically as PNG and release it."""
+    import matplotlib.pyplot as plt
+
+    from .io import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
 
 
 def _open_bandit_log(spec: str, flag: str):  # noqa: ANN202 - an OpenBanditLog, imported lazily
