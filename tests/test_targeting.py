@@ -109,5 +109,5 @@ def test_exclusions_are_read_under_the_logs_id_names_and_the_audits_id_types(tmp
     with pytest.raises(DataError, match=r"lack column\(s\) \['sku'\].*columns uid, sku"):
         read_exclusions(str(tmp_path / "wrong.csv"), table, roles)
     pd.DataFrame({"uid": [1], "sku": ["ten"]}).to_csv(tmp_path / "text.csv", index=False)
-    with pytest.raises(DataError, match="column 'item_id': exclusion ids are not numbers"):
+    with pytest.raises(DataError, match="column 'sku': exclusion ids are not numbers"):
         read_exclusions(str(tmp_path / "text.csv"), table, roles)

@@ -273,9 +273,10 @@ def rank(
         if removed == 0:
             typer.echo("warning: no exclusion matched a candidate (user, item) pair; check its ids against the log's",
                        err=True)
+    figure = policy_incremental(report)  # drawn before anything is written: a failure leaves no partial output
     write_table(rankings, out / "ranking.parquet")
     write_json(to_json_safe(report), out / "ranking.json")
-    _save_figure(policy_incremental(report), out / "figures" / "policies.png")
+    _save_figure(figure, out / "figures" / "policies.png")
     for name, entry in report["policies"].items():
         value_row = entry["value_per_user"]
         chosen = next(r for r in value_row["estimates"] if r["estimator"] == value_row["recommended"])

@@ -85,7 +85,7 @@ def read_exclusions(source: str, table: pd.DataFrame, roles: dict[str, Any] | No
     audit's role mapping) or ``user_id, item_id``, and cast to the audit table's id types — ids read from a CSV
     as numbers would otherwise match no string id, silently."""
     frame = read_table(source)
-    names = {(roles or {}).get(role) or column: column for column, role in (("user_id", "user_id"), ("item_id", "item_id"))}
+    names = {(roles or {}).get(column) or column: column for column in ("user_id", "item_id")}  # log's name → ours
     frame = frame.rename(columns={k: v for k, v in names.items() if k in frame.columns and v not in frame.columns})
     missing = [log_name for log_name, column in names.items() if column not in frame.columns]
     if missing:
@@ -99,7 +99,8 @@ def read_exclusions(source: str, table: pd.DataFrame, roles: dict[str, Any] | No
         if pd.api.types.is_numeric_dtype(table[column]):
             cast = pd.to_numeric(pairs[column], errors="coerce")
             if cast.isna().any():
-                raise DataError(Problem(column, "exclusion ids are not numbers, but the log's ids are",
+                log_name = next(name for name, ours in names.items() if ours == column)
+                raise DataError(Problem(log_name, "exclusion ids are not numbers, but the log's ids are",
                                         offending_rows(cast.isna()), "pass the log's own ids"))
             pairs = pairs.assign(**{column: cast})
         else:
