@@ -562,6 +562,9 @@ def check_estimators(names: tuple[str, ...], params: dict[str, dict[str, Any]] |
     if unknown or not names:
         raise ValueError(f"unknown estimator(s) {unknown}; choose from {', '.join(estimator_names())}" if unknown
                          else f"no estimator given; choose from {', '.join(estimator_names())}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:  # each would be run and reported twice, as two rows of the same estimate
+        raise ValueError(f"estimator(s) {repeated} listed more than once")
     for name, settings in (params or {}).items():
         if name not in names:
             raise ValueError(f"settings given for '{name}', which is not among the estimators ({', '.join(names)})")
