@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import recuplift
-from recuplift.causal import Audit
+from recuplift.causal import Audit, check_estimators
 from recuplift.features import TabularEncoder
 from recuplift.schema import DataError, Roles
 from recuplift.simulate import simulate
@@ -243,6 +243,15 @@ def test_estimator_settings_reach_the_estimator_and_wrong_ones_fail_before_any_w
         Audit(estimators=("naive", "neural"), estimator_params={"neural": {"epoch": 2}}, progress=False).fit(data)
     with pytest.raises(ValueError, match="settings given for 'neural', which is not among the estimators"):
         Audit(estimators=("naive", "aipw"), estimator_params={"neural": {"epochs": 2}}, progress=False).fit(data)
+    # values out of range: epochs=0 fitted untrained networks and reported their effect; a negative width or
+    # n_ensemble=0 failed deep inside torch or numpy; a member without per-row effects failed mid-audit
+    for name, settings, named in (("neural", {"epochs": 0}, "'epochs' parameter of NeuralDragonnet"),
+                                  ("neural", {"width": -1}, "'width' parameter"),
+                                  ("neural", {"n_ensemble": 0}, "'n_ensemble' parameter"),
+                                  ("gaussian_process", {"max_kernel_mib": 0}, "'max_kernel_mib' parameter"),
+                                  ("ensemble", {"members": ("neural", "naive")}, r"members \['naive'\] give no")):
+        with pytest.raises(ValueError, match=named):
+            check_estimators(("naive", name), {name: settings})
 
 
 @pytest.mark.slow

@@ -197,7 +197,7 @@ def test_neural_leaves_a_binary_outcome_on_its_own_scale(skewed):
     clicks = (np.random.default_rng(2).random(len(t)) < expit(W[:, 0] + 0.5 * t)).astype(float)
     est = make_estimator("neural", epochs=5, width=16, head_width=8, n_ensemble=2).fit(clicks, t, W)
     assert est.outcome_scales_ == ["identity", "identity"]
-    with pytest.raises(ValueError, match="outcome_scale must be one of"):
+    with pytest.raises(ValueError, match="'outcome_scale' parameter of NeuralDragonnet must be a str among"):
         make_estimator("neural", outcome_scale="log").fit(clicks, t, W)
 
 

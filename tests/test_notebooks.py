@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from recuplift.ihdp import DEFAULT_DIR
-from recuplift.report import NOTEBOOK_DIR, REPORTS, ReportError, parse_parameters, render_report
+from recuplift.report import NOTEBOOK_DIR, REPORTS, ReportError, parse_parameters, render_report, typed_value
 
 SMALL = {
     "audit": {"n_users": 150, "refute": False, "estimators": "naive,aipw"},
@@ -49,6 +49,7 @@ def test_parameters_are_typed_by_the_notebooks_defaults():
     for seed in ("-1", "none"):  # as every command's --seed; -1 used to fail in the notebook's third cell
         with pytest.raises(ReportError, match="seed must be a whole number ≥ 0"):
             parse_parameters([f"seed={seed}"], NOTEBOOK_DIR / "01_audit.ipynb")
+    assert typed_value("neural, gaussian_process", "('neural',)") == ("neural", "gaussian_process")  # a tuple default
     planning = parse_parameters(["lift=1", "weekly_users=2e4"], NOTEBOOK_DIR / "04_ab_test_planning.ipynb")
     assert planning == {"lift": 1.0, "weekly_users": 20_000} and isinstance(planning["lift"], float)
     with pytest.raises(ReportError, match="expected a number, got 'ten'"):

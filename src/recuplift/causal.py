@@ -568,13 +568,15 @@ def check_estimators(names: tuple[str, ...], params: dict[str, dict[str, Any]] |
     for name, settings in (params or {}).items():
         if name not in names:
             raise ValueError(f"settings given for '{name}', which is not among the estimators ({', '.join(names)})")
-        takes = sorted(set(make_estimator(name).get_params()) - AUDIT_OWNED_PARAMS)
+        estimator = make_estimator(name)
+        takes = sorted(set(estimator.get_params()) - AUDIT_OWNED_PARAMS)
         wrong = sorted(set(settings) - set(takes))
         if wrong:
             owned = [w for w in wrong if w in AUDIT_OWNED_PARAMS]
             raise ValueError(f"{name} does not take {wrong}" + (f" ({', '.join(owned)}: the audit's own, the same "
                                                                 f"for every estimator)" if owned else "")
                              + (f"; it takes {', '.join(takes)}" if takes else "; it has no settings of its own"))
+        estimator.set_params(**settings).check_settings()  # e.g. neural epochs=0, an ensemble member without CATE
 
 
 def _safe_columns(frame: pd.DataFrame) -> pd.DataFrame:

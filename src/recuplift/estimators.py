@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import time
 import warnings
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval as Range  # .inference has an Interval of its own
 
 from .inference import Interval, interval_from_influence
 from .nuisance import (Nuisances, cross_fit, dr_scores, propensity_floor, propensity_model, regression_model,
@@ -39,6 +41,13 @@ class EffectEstimator(BaseEstimator):
     description: ClassVar[str] = ""
     needs_nuisances: ClassVar[bool] = True
     gives_cate: ClassVar[bool] = False
+    # scikit-learn's parameter validation: a wrong setting is named before any work, not met deep inside torch
+    _parameter_constraints: ClassVar[dict] = {
+        "n_folds": [Range(Integral, 2, None, closed="left")],
+        "random_state": [Range(Integral, 0, 2**32 - 1, closed="both")],
+        "clip": [Range(Real, 0, 0.5, closed="neither"), None],
+        "n_estimators": [Range(Integral, 1, None, closed="left")],
+    }
 
     def __init__(self, n_folds: int = 3, random_state: int = 0, clip: float | None = None,
                  n_estimators: int = 300):
@@ -52,6 +61,7 @@ class EffectEstimator(BaseEstimator):
             nuisances: Nuisances | None = None) -> "EffectEstimator":
         """Estimate effects of ``t`` on ``y`` adjusting for ``W``; ``X`` are effect modifiers (optional),
         ``groups`` the user ids for clustering and grouped cross-fitting, ``propensity`` the logged one."""
+        self.check_settings()
         start = time.perf_counter()
         y = np.asarray(y, dtype=float)
         t = np.asarray(t, dtype=int)
@@ -72,6 +82,11 @@ class EffectEstimator(BaseEstimator):
         if not hasattr(self, "att_"):
             self.att_ = self._att_from_cate(y, t, groups)
         self.seconds_ = time.perf_counter() - start
+        return self
+
+    def check_settings(self) -> "EffectEstimator":
+        """Raise ValueError for a setting this estimator cannot fit with, before any work."""
+        self._validate_params()
         return self
 
     def _estimate(self, y: np.ndarray, t: np.ndarray, W: np.ndarray, X: np.ndarray | None,
@@ -334,6 +349,9 @@ class GaussianProcessTLearner(_EconCATE):
     name = "gaussian_process"
     description = "EconML TLearner: one Gaussian process (ARD RBF + noise) per arm; small studies only"
 
+    _parameter_constraints: ClassVar[dict] = {**EffectEstimator._parameter_constraints,
+                                              "max_kernel_mib": [Range(Real, 0, None, closed="neither")]}
+
     def __init__(self, n_folds: int = 3, random_state: int = 0, clip: float | None = None,
                  n_estimators: int = 300, max_kernel_mib: float = 512):
         super().__init__(n_folds, random_state, clip, n_estimators)
@@ -399,10 +417,18 @@ class CateEnsemble(EffectEstimator):
     description = "mean per-row effect of several CATE learners (default: neural + gaussian_process)"
     gives_cate = True
 
+    _parameter_constraints: ClassVar[dict] = {**EffectEstimator._parameter_constraints, "members": [tuple, list]}
+
     def __init__(self, members: tuple[Any, ...] = ("neural", "gaussian_process"), n_folds: int = 3,
                  random_state: int = 0, clip: float | None = None, n_estimators: int = 300):
         super().__init__(n_folds, random_state, clip, n_estimators)
         self.members = members
+
+    def check_settings(self) -> "CateEnsemble":
+        super().check_settings()
+        for member in self._unfitted_members():  # a member that gives no per-row effect, or a wrong member setting
+            member.check_settings()
+        return self
 
     def _unfitted_members(self) -> list[EffectEstimator]:
         from sklearn.base import clone

@@ -8,12 +8,15 @@ Deterministic under ``random_state``: seeded initialization, batch order and val
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
 from sklearn.base import TransformerMixin
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import PowerTransformer, StandardScaler
+from sklearn.utils._param_validation import Interval as Range, StrOptions
 from torch import nn
 
 from .estimators import EffectEstimator
@@ -116,6 +119,18 @@ class NeuralDragonnet(EffectEstimator):
     name = "neural"
     description = "Dragonnet-style shared representation with targeted regularization (torch, CPU)"
     gives_cate = True
+    _parameter_constraints: ClassVar[dict] = {
+        **EffectEstimator._parameter_constraints,
+        **{name: [Range(Integral, 1, None, closed="left")]
+           for name in ("width", "head_width", "epochs", "patience", "max_steps", "n_ensemble")},
+        **{name: [Range(Real, 0, None, closed="left")]
+           for name in ("weight_decay", "propensity_weight", "targeted_weight", "balance_weight")},
+        "batch_size": [Range(Integral, 1, None, closed="left"), None],
+        "learning_rate": [Range(Real, 0, None, closed="neither")],
+        "dropout": [Range(Real, 0, 1, closed="left")],
+        "validation_share": [Range(Real, 0, 1, closed="left")],
+        "outcome_scale": [StrOptions(set(OUTCOME_SCALES))],
+    }
 
     def __init__(self, n_folds: int = 3, random_state: int = 0, clip: float | None = None, n_estimators: int = 300,
                  width: int = 200, head_width: int = 100, dropout: float = 0.0, epochs: int = 300,
@@ -142,8 +157,6 @@ class NeuralDragonnet(EffectEstimator):
         self.outcome_scale = outcome_scale
 
     def _estimate(self, y, t, W, X, groups, propensity):
-        if self.outcome_scale not in OUTCOME_SCALES:
-            raise ValueError(f"outcome_scale must be one of {', '.join(OUTCOME_SCALES)}, got '{self.outcome_scale}'")
         features = W if X is None else np.column_stack([X, W])
         self.x_mean_ = features.mean(axis=0)
         self.x_scale_ = features.std(axis=0) + 1e-8

@@ -76,6 +76,8 @@ def typed_value(raw: str, default: str) -> Any:
         kind = type(None)
     if kind is str:
         return raw
+    if kind in (tuple, list):  # e.g. an ensemble's members: neural,gaussian_process
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
     if kind is bool or raw.lower() in ("true", "false"):
         if raw.lower() not in ("true", "false"):
             raise ReportError(f"expected true or false, got '{raw}'")
