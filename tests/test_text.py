@@ -268,3 +268,21 @@ def test_embed_cli_writes_parquet_and_reports(tmp_path, text_log):
 def test_unknown_item_group_column_is_a_clear_error(text_log, encoder):
     with pytest.raises(ValueError, match="item group column.*'brand'.*not in the table"):
         TextFeatures(encoder=encoder, item_groups=("brand",)).fit(text_log)
+
+
+def test_concepts_are_parsed_and_checked_before_any_text_is_embedded():
+    from recuplift.textfeatures import check_concepts, parse_concepts
+
+    assert parse_concepts("premium: an expensive product; budget : a cheap one;") == {
+        "premium": "an expensive product", "budget": "a cheap one"}
+    with pytest.raises(ValueError, match=r"\['budget a cheap one'\] lack a name"):  # was silently dropped
+        parse_concepts("premium: an expensive product; budget a cheap one")
+    for bad in ({"lux": ""}, {"": "luxury"}, {"lux": 3}):  # each was embedded, as an empty text or a number
+        with pytest.raises(ValueError, match="need a non-empty name and a non-empty description"):
+            check_concepts(bad)
+    with pytest.raises(ValueError, match="concepts must map names to descriptions.*got str"):  # an AttributeError
+        check_concepts("luxury")
+    from recuplift.causal import Audit
+
+    with pytest.raises(ValueError, match="need a non-empty name"):  # from the audit's arguments, before any work
+        Audit(concepts={"lux": ""}, progress=False).fit(pd.DataFrame({"exposed": [0, 1], "outcome": [0, 1]}))

@@ -37,6 +37,7 @@ from .nuisance import (Nuisances, check_fold_settings, cross_fit, dr_scores, fol
                        treatment_model)
 from .schema import DataError, Problem, Roles, validate
 from .text import TextEncoder
+from .textfeatures import check_concepts
 from .upliftmodel import PLUG_IN_COLUMNS, LinearStageInterval, fit_uplift_regressor, plug_in_features
 
 DEFAULT_ESTIMATORS = ("naive", "ipw", "aipw", "linear_dml")
@@ -191,6 +192,7 @@ class Audit(BaseEstimator):
         """Wrong arguments are ValueErrors before any work, not errors from deep inside scikit-learn."""
         check_estimators(self.estimators, self.estimator_params)
         check_fold_settings(self.n_folds, self.random_state)
+        check_concepts(self.concepts)
 
     def model(self, df: pd.DataFrame) -> "Audit":
         self._check_arguments()

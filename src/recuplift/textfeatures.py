@@ -24,6 +24,7 @@ concept scores.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,31 @@ def _chosen_components(pca: PCA, variance: float, cap: int) -> int:
 def _project(pca: PCA, vectors: np.ndarray) -> np.ndarray:
     """PCA scores, also of no vectors at all (a column whose texts are all missing in the rows scored)."""
     return pca.transform(vectors) if len(vectors) else np.zeros((0, pca.n_components_))
+
+
+def parse_concepts(spec: str) -> dict[str, str]:
+    """``"premium: an expensive luxury product; budget: a cheap product"`` → ``{name: description}`` (how a
+    report's parameter or a command line spells concepts); a part without ``name:`` is an error, not dropped."""
+    parts = [part.strip() for part in spec.split(";") if part.strip()]
+    unnamed = [part for part in parts if ":" not in part]
+    if unnamed:
+        raise ValueError(f"concept(s) {unnamed} lack a name: write 'name: description; name: description'")
+    concepts = dict(tuple(piece.strip() for piece in part.split(":", 1)) for part in parts)
+    check_concepts(concepts)
+    return concepts
+
+
+def check_concepts(concepts: object) -> None:
+    """Concepts are ``{name: description}`` with both non-empty strings; checked before any text is embedded."""
+    if concepts is None:
+        return
+    example = '{"premium": "an expensive luxury product"}'
+    if not isinstance(concepts, Mapping):
+        raise ValueError(f"concepts must map names to descriptions, e.g. {example}; got {type(concepts).__name__}")
+    bad = [name for name, text in concepts.items()
+           if not (isinstance(name, str) and name.strip() and isinstance(text, str) and text.strip())]
+    if bad:
+        raise ValueError(f"concept(s) {bad} need a non-empty name and a non-empty description, e.g. {example}")
 
 
 class TextFeatures(TransformerMixin, BaseEstimator):
@@ -131,6 +157,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
 
     # -- fit / transform -------------------------------------------------------------------------------------
     def fit(self, df: pd.DataFrame, y: Any = None) -> "TextFeatures":
+        check_concepts(self.concepts)
         missing = [g for g in self.item_groups if g not in df.columns]
         if missing:
             raise ValueError(f"item group column(s) {missing} are not in the table; item_groups names categorical "
