@@ -171,3 +171,17 @@ def test_unknown_report_is_a_clear_error(tmp_path):
                              capture_output=True, text=True)
         assert out.returncode == 2 and named in out.stderr and "Traceback" not in out.stderr, out.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_where_a_report_goes_is_settled_before_it_runs(tmp_path):
+    from recuplift.report import report_path
+
+    notebook = NOTEBOOK_DIR / REPORTS["ab_test_planning"]
+    assert report_path(notebook) == Path("reports") / "ab_test_planning.html"
+    assert report_path(notebook, tmp_path) == tmp_path / "ab_test_planning.html"  # a folder: failed at the rename
+    assert report_path(notebook, tmp_path / "plan.html") == tmp_path / "plan.html"
+    with pytest.raises(ReportError, match="expected an .html file or an existing folder"):
+        report_path(notebook, tmp_path / "plan.txt")  # was written as HTML under a .txt name
+    out = subprocess.run([sys.executable, "-m", "recuplift.cli", "report", "ab_test_planning", "--out",
+                          str(tmp_path / "nowhere" / "plan.pdf")], capture_output=True, text=True)
+    assert out.returncode == 2 and "--out" in out.stderr and "executing" not in out.stdout

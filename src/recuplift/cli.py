@@ -417,11 +417,11 @@ def plan(
 @app.command()
 def report(
     name: Annotated[str, typer.Argument(help="audit, text_confounders, uplift_ranking, ab_test_planning, open_bandit_validation, ihdp_benchmark.")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="HTML file (default reports/NAME.html); the executed notebook lands beside it.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="HTML file, or a folder for NAME.html (default reports/NAME.html); the executed notebook lands beside it.")] = None,
     parameter: Annotated[Optional[list[str]], typer.Option("-p", "--parameter", help="key=value for the notebook's parameters cell (repeatable; lists comma-separated).")] = None,
 ) -> None:
     """Execute a notebook with parameters and render it to HTML without code."""
-    from .report import ReportError, notebook_path, parse_parameters, render_report
+    from .report import ReportError, notebook_path, parse_parameters, render_report, report_path
 
     try:  # a wrong name or parameter is a usage error (status 2); a notebook that fails to run, status 1
         notebook = notebook_path(name)
@@ -431,7 +431,10 @@ def report(
         params = parse_parameters(parameter or [], notebook)
     except ReportError as err:
         raise typer.BadParameter(str(err), param_hint="--parameter") from err
-    target = out or Path("reports") / f"{notebook.stem.split('_', 1)[1]}.html"
+    try:  # checked before the notebook runs, not after
+        target = report_path(notebook, out)
+    except ReportError as err:
+        raise typer.BadParameter(str(err), param_hint="--out") from err
     typer.echo(f"executing {notebook.name} …")
     try:
         render_report(name, target, params)

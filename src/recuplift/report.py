@@ -44,6 +44,18 @@ def notebook_path(name: str) -> Path:
     raise ReportError(f"unknown report '{name}'; choose from {', '.join(REPORTS)}")
 
 
+def report_path(notebook: Path, out: str | Path | None = None) -> Path:
+    """Where a report goes: ``out`` itself when it names an ``.html`` file; inside ``out`` under the report's
+    own name when it is a folder (``--out reports/``) — rather than failing at the rename, after the run;
+    ``reports/NAME.html`` by default."""
+    out = Path("reports") if out is None else Path(out)
+    if out.is_dir() or out == Path("reports"):
+        return out / f"{notebook.stem.split('_', 1)[1]}.html"
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ReportError(f"expected an .html file or an existing folder; got '{out}'")
+    return out
+
+
 def parse_parameters(pairs: list[str], notebook: Path) -> dict[str, Any]:
     """``key=value`` strings, typed by the notebook's parameters cell: numbers, booleans and None follow the
     default's type; everything else stays a string (lists are comma-separated strings)."""
@@ -121,7 +133,7 @@ def render_report(name: str, out_html: str | Path, parameters: dict[str, Any] | 
     from nbconvert import HTMLExporter
 
     notebook = notebook_path(name)
-    out_html = Path(out_html)
+    out_html = report_path(notebook, out_html)
     out_html.parent.mkdir(parents=True, exist_ok=True)
     executed = out_html.with_suffix(".ipynb")
     with tempfile.TemporaryDirectory(dir=out_html.parent) as tmp:
