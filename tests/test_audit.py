@@ -198,6 +198,28 @@ def test_a_log_too_big_for_an_estimator_fails_before_the_work_it_would_waste(mon
         Audit(roles, estimators=("aipw", "gaussian_process"), run_refuters=False, progress=False).fit(smaller)
 
 
+def test_an_audit_replaces_only_a_folder_that_holds_nothing_else(tmp_path):
+    from recuplift.causal import check_audit_folder
+
+    log = tmp_path / "log.parquet"
+    simulate(n_users=30, n_candidates=5, n_items=20, seed=1).data.to_parquet(log)
+    check_audit_folder(tmp_path / "new")  # new, empty and a previous audit's folder are fine
+    (tmp_path / "empty").mkdir()
+    check_audit_folder(tmp_path / "empty")
+    (tmp_path / "old" / "figures").mkdir(parents=True)
+    (tmp_path / "old" / "results.json").write_text("{}")
+    check_audit_folder(tmp_path / "old")
+    with pytest.raises(ValueError, match=r"holds empty, log.parquet, old, which an audit did not write"):
+        check_audit_folder(tmp_path)
+    with pytest.raises(ValueError, match="is a file"):
+        check_audit_folder(log)
+    # `--out .` beside the log deleted the log (and everything else there) once the audit had run
+    result = subprocess.run([sys.executable, "-m", "recuplift.cli", "audit", "log.parquet", "--out", "."],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2 and "Invalid value for --out" in result.stderr and "audit:" not in result.stderr
+    assert log.exists() and (tmp_path / "old" / "results.json").exists()
+
+
 def test_cli_audit_bad_roles_exit_2(tmp_path):
     path = tmp_path / "log.parquet"
     simulate(n_users=30, n_candidates=5, n_items=20, seed=1).data.to_parquet(path)

@@ -44,6 +44,25 @@ DEFAULT_ESTIMATORS = ("naive", "ipw", "aipw", "linear_dml")
 REFUTATION_MAX_ROWS = 20_000
 
 
+AUDIT_OUTPUTS = frozenset({"results.json", "uplift.parquet", "figures"})
+
+
+def check_audit_folder(out_dir: str | Path) -> None:
+    """Raise ValueError unless ``out_dir`` is new, empty or a previous audit's output. Writing an audit replaces
+    its folder whole; ``--out .`` once deleted the log beside it."""
+    out = Path(out_dir)
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ValueError(f"{out} is a file; give a folder for the audit's results")
+    entries = {entry.name for entry in out.iterdir()}
+    if entries and not ("results.json" in entries and entries <= AUDIT_OUTPUTS):
+        others = sorted(entries - AUDIT_OUTPUTS) or sorted(entries)
+        raise ValueError(f"{out} holds {', '.join(others[:5])}{', …' if len(others) > 5 else ''}, which an audit did "
+                         f"not write: the audit replaces its folder whole, so give a new or empty folder, or a "
+                         f"previous audit's")
+
+
 @dataclass(frozen=True)
 class AuditResult:
     """Everything an audit found; ``to_dict()`` is what ``results.json`` holds."""
@@ -137,13 +156,15 @@ class AuditResult:
 
     def write(self, out_dir: str | Path) -> Path:
         """``results.json``, ``uplift.parquet`` and ``figures/*.png``, built in a temporary folder beside
-        ``out_dir`` and moved into place only when all of them are written."""
+        ``out_dir`` and moved into place only when all of them are written. The folder is replaced whole, so it
+        must be new, empty or a previous audit's (:func:`check_audit_folder`)."""
         import shutil
         import tempfile
 
         import matplotlib.pyplot as plt
 
-        out = Path(out_dir)
+        out = Path(out_dir).resolve()  # "." has no name to stage beside
+        check_audit_folder(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:

@@ -167,7 +167,7 @@ def audit(
     pooling: PoolingOpt = "mean",
 ) -> None:
     """Audit a log: DoWhy model → identify → estimate → refute; what exposure caused, for whom, how sure."""
-    from .causal import Audit, check_estimators
+    from .causal import Audit, check_audit_folder, check_estimators
     from .io import read_table
     from .text import TextEncoder
 
@@ -186,6 +186,10 @@ def audit(
         encoder = TextEncoder(model=model, pooling=pooling).checked()
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--model/--pooling") from err
+    try:  # a folder holding anything else is refused now, not replaced after the audit
+        check_audit_folder(out)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--out") from err
     result = Audit(roles, estimators=names, encoder=encoder, run_refuters=refute, random_state=seed,
                    estimator_params=settings).fit(read_table(data))
     result.write(out)
@@ -454,13 +458,17 @@ def demo(
     """The main job on embedded default data: simulate → audit → rank → plan → HTML reports with an index."""
     import time
 
-    from .causal import Audit
+    from .causal import Audit, check_audit_folder
     from .io import to_json_safe, write_json, write_table
     from .ranking import evaluate_rankings
     from .report import ReportError, render_report, write_index
     from .simulate import simulate as run_simulation
     from .targeting import plan_targeted_tests
 
+    try:  # the demo replaces its audit folder whole: refuse one holding anything else before any work
+        check_audit_folder(out / "audit")
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--out") from err
     started = time.perf_counter()
     typer.echo(f"[1/5] simulating {users} users × 20 candidates (seed {seed}) …")
     sim = run_simulation(n_users=users, seed=seed)
