@@ -286,3 +286,14 @@ def test_concepts_are_parsed_and_checked_before_any_text_is_embedded():
 
     with pytest.raises(ValueError, match="need a non-empty name"):  # from the audit's arguments, before any work
         Audit(concepts={"lux": ""}, progress=False).fit(pd.DataFrame({"exposed": [0, 1], "outcome": [0, 1]}))
+
+
+def test_an_unusable_cache_folder_slows_embedding_down_but_does_not_stop_it(tmp_path, encoder):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would go")
+    texts = ["a red lamp", "a blue mug"]
+    stranded = TextEncoder(cache_dir=blocker / "cache", progress=False)
+    with pytest.warns(UserWarning, match="embedding cache at .* is unusable.*writable folder"):
+        vectors = stranded.encode(texts)  # was a FileExistsError traceback from inside the cache
+    np.testing.assert_allclose(vectors, encoder.encode(texts), atol=1e-5)
+    assert stranded.last_stats_.cache_hits == 0 and stranded.last_stats_.encoded == 2

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .textcache import EmbeddingCache, default_cache_dir, file_sha256, text_key
+from .textcache import CACHE_ENV, EmbeddingCache, default_cache_dir, file_sha256, text_key
 
 POOLINGS = ("mean", "cls", "last")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
@@ -108,8 +110,17 @@ class TextEncoder:
         if self.cache_dir is False:
             return None
         directory = default_cache_dir() if self.cache_dir in (None, True) else Path(self.cache_dir)
+        if getattr(self, "_cache_unusable", None) == directory:
+            return None
         if not hasattr(self, "_cache_obj") or self._cache_obj.path.parent != directory:
-            self._cache_obj = EmbeddingCache(directory)
+            try:
+                self._cache_obj = EmbeddingCache(directory)
+            except (OSError, sqlite3.Error) as err:  # a read-only home, a full disk: slower, not a failure
+                self._cache_unusable = directory
+                warnings.warn(f"the embedding cache at {directory} is unusable ({err}); embedding without it — "
+                              f"set {CACHE_ENV} (or --cache-dir) to a writable folder to reuse vectors",
+                              stacklevel=2)
+                return None
         return self._cache_obj
 
     def model_key(self) -> str:
