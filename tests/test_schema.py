@@ -211,6 +211,16 @@ def test_a_log_with_nothing_to_adjust_for_is_warned_about():
         assert not any("nothing to adjust for" in w.rule for w in validate(log).warnings), keep
 
 
+def test_roles_may_be_given_as_a_plain_mapping():
+    df = base_frame().rename(columns={"exposed": "shown"})
+    report = validate(df, {"treatment": "shown", "covariates": "price", "text": ""})  # an AttributeError before
+    assert report.roles.treatment == "shown" and report.roles.covariates == ("price",) and report.roles.text == ()
+    with pytest.raises(DataError, match="roles must be a Roles or a mapping of role to column, got str"):
+        validate(df, "shown")
+    with pytest.raises(DataError, match="unknown role"):
+        validate(df, {"treatmnet": "shown"})
+
+
 def test_roles_from_mapping_parses_lists_and_rejects_unknown_keys():
     roles = Roles.from_mapping({"text": "a, b", "covariates": "x,y", "propensity": ""})
     assert roles.text == ("a", "b") and roles.covariates == ("x", "y") and roles.propensity is None

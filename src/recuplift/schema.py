@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -184,9 +184,11 @@ class ValidationReport:
                 "stats": self.stats}
 
 
-def validate(df: pd.DataFrame, roles: Roles | None = None, n_folds: int | None = None) -> ValidationReport:
+def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
+             n_folds: int | None = None) -> ValidationReport:
     """Check ``df`` against the contract; raise one ``DataError`` listing every problem, else report.
 
+    ``roles``: a :class:`Roles`, or a plain mapping such as ``{"treatment": "shown", "covariates": "a,b"}``.
     ``n_folds``: the cross-fitting folds the caller will hold out whole users in, so a log with fewer users
     than folds is a data problem here rather than a splitter's error deep inside an estimator."""
     if not isinstance(df, pd.DataFrame):
@@ -194,6 +196,11 @@ def validate(df: pd.DataFrame, roles: Roles | None = None, n_folds: int | None =
     if df.columns.duplicated().any():
         dups = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
         raise DataError([Problem(c, "appears more than once in the header", hint="rename one") for c in dups])
+    if isinstance(roles, Mapping):
+        roles = Roles.from_mapping(dict(roles))
+    elif roles is not None and not isinstance(roles, Roles):
+        raise DataError(Problem(None, f"roles must be a Roles or a mapping of role to column, got "
+                                      f"{type(roles).__name__}", hint='e.g. Roles(treatment="shown")'))
     roles = roles or Roles()
     covariates_named = roles.covariates is not None
     roles = roles.bind(df)
