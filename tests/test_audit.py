@@ -103,6 +103,10 @@ def test_the_uplift_table_keeps_the_input_index_so_joining_it_back_aligns():
     joined = shuffled.join(result.uplift, rsuffix="_audit")
     assert (joined["user_id"] == joined["user_id_audit"]).all() and (joined["item_id"] == joined["item_id_audit"]).all()
     assert result.uplift["row"].tolist() == list(range(len(shuffled)))  # the position, as uplift.parquet has it
+    # printed, the result says what it found in a line (the dataclass's repr printed every table, kilobytes)
+    ate = result.ate
+    assert repr(result).startswith(f"AuditResult(n_rows={len(shuffled):,}, ATE {ate['estimate']:+.4f}")
+    assert len(repr(result)) < 300 and "effect of showing (ATE)" in result._repr_html_()
 
 
 def test_missing_numeric_covariates_are_imputed_with_an_indicator_not_passed_on_as_nan():

@@ -93,6 +93,16 @@ class AuditResult:
                 "seconds": self.seconds, "roles": self.roles.to_dict(), "settings": self.settings,
                 "ground_truth": self.ground_truth}
 
+    def __repr__(self) -> str:  # the dataclass's own repr printed every table and dict, kilobytes of it
+        ate, rec = self.ate, self.recommended
+        return (f"AuditResult(n_rows={self.n_rows:,}, ATE {ate['estimate']:+.4f} [{ate['ci_low']:+.4f}, "
+                f"{ate['ci_high']:+.4f}] from {rec['estimator']} on {rec['adjustment']}; {len(self.estimates)} "
+                f"estimates, {len(self.refutations)} refutations: see summary(), headline(), to_dict())")
+
+    def _repr_html_(self) -> str:
+        """In a notebook, the headline table."""
+        return self.headline().to_html(index=False)
+
     def headline(self) -> pd.DataFrame:
         """The decision table a report opens with: the effect with its interval, what text adjustment changed,
         whether the diagnostics pass, and the next step."""
