@@ -125,9 +125,9 @@ def _local_transport() -> dict[str, Any]:
 
 
 def render_report(name: str, out_html: str | Path, parameters: dict[str, Any] | None = None,
-                  kernel: str = "python3", timeout: int | None = None) -> Path:
+                  kernel: str = "python3", timeout: int | None = None, progress: bool = True) -> Path:
     """Execute notebook ``name`` with ``parameters`` and write ``out_html`` (and the executed notebook
-    beside it, same name, ``.ipynb``)."""
+    beside it, same name, ``.ipynb``); ``progress`` shows papermill's bar of executed cells."""
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
@@ -140,7 +140,7 @@ def render_report(name: str, out_html: str | Path, parameters: dict[str, Any] | 
         staged = Path(tmp) / executed.name
         try:
             papermill.execute_notebook(str(notebook), str(staged), parameters=parameters or {}, kernel_name=kernel,
-                                       progress_bar=False, cwd=str(notebook.parent), execution_timeout=timeout,
+                                       progress_bar=progress, cwd=str(notebook.parent), execution_timeout=timeout,
                                        **_local_transport())
         except papermill.PapermillExecutionError as err:
             shutil.move(staged, executed)  # the failed notebook is the evidence; no HTML is written
