@@ -211,6 +211,14 @@ def test_a_log_with_nothing_to_adjust_for_is_warned_about():
         assert not any("nothing to adjust for" in w.rule for w in validate(log).warnings), keep
 
 
+def test_exact_copies_of_rows_are_warned_about():
+    df = base_frame()
+    copied = pd.concat([df, df.iloc[[2, 5]]], ignore_index=True)
+    rules = [w for w in validate(copied).warnings if "exact copies" in w.rule]
+    assert len(rules) == 1 and rules[0].rule.startswith("2 rows") and rules[0].rows == (8, 9)
+    assert not any("exact copies" in w.rule for w in validate(df).warnings)
+
+
 def test_roles_may_be_given_as_a_plain_mapping():
     df = base_frame().rename(columns={"exposed": "shown"})
     report = validate(df, {"treatment": "shown", "covariates": "price", "text": ""})  # an AttributeError before

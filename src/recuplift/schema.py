@@ -238,6 +238,11 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
     for role in ("covariates", "modifiers"):
         for col in getattr(roles, role) or ():
             _check_covariate(df, col, role, problems)
+    copies = df.duplicated().to_numpy()
+    if copies.any():  # an impression logged twice is one impression: copies from a join narrow every interval
+        warnings.append(Problem(None, f"{int(copies.sum()):,} rows are exact copies of an earlier row",
+                                offending_rows(copies), "if a join or an export duplicated them, drop them "
+                                                        "(df.drop_duplicates()); copies make intervals too narrow"))
     if not (roles.covariates or roles.text or roles.propensity):
         warnings.append(Problem(None, "nothing to adjust for: no covariates, no text and no logged propensity, so "
                                       "every estimate is, up to noise, the naive difference in outcome rates",
