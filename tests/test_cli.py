@@ -86,6 +86,17 @@ def test_every_command_has_help(command):
     assert result.returncode == 0 and "Usage" in result.stdout
 
 
+@pytest.mark.parametrize("command", [["simulate"], ["embed", "log.parquet"], ["audit", "log.parquet"],
+                                     ["rank", "log.parquet", "--uplift", "audit"],
+                                     ["ope", "--logs", "obd:bts/all", "--truth", "obd:random/all"], ["demo"]])
+def test_an_out_folder_that_is_a_file_is_refused_before_any_work(tmp_path, command):
+    taken = tmp_path / "results.parquet"
+    taken.write_text("not a folder")
+    result = run_cli(*command, "--out", str(taken))  # each failed after its work, when writing: FileExistsError
+    assert result.returncode == 2 and "'--out'" in result.stderr and "is a file" in result.stderr, result.stderr
+    assert taken.read_text() == "not a folder"
+
+
 def test_version_names_recuplift_and_the_libraries_its_numbers_come_from():
     from importlib.metadata import version
 

@@ -49,6 +49,13 @@ ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="Local Hugging
 PoolingOpt = Annotated[str, typer.Option("--pooling", help="Token pooling: mean, cls or last (decoders).")]
 
 
+def _output_folder(value: Path | None) -> Path | None:
+    """An --out folder that is a file fails now, not after the work, when the results are written."""
+    if value is not None and value.exists() and not value.is_dir():
+        raise typer.BadParameter(f"{str(value)!r} is a file; give a folder for the results")
+    return value
+
+
 def roles_from_flags(treatment: str = "exposed", outcome: str = "outcome", propensity: str | None = "propensity",
                      position: str | None = "position", user_id: str | None = "user_id",
                      item_id: str | None = "item_id", text: list[str] | None = None,
@@ -65,7 +72,7 @@ def _echo_table(df) -> None:  # noqa: ANN001 - a pandas DataFrame
 
 @app.command()
 def simulate(
-    out: Annotated[Path, typer.Option("--out", help="Folder for impressions.parquet and simulation.json.")],
+    out: Annotated[Path, typer.Option("--out", callback=_output_folder, help="Folder for impressions.parquet and simulation.json.")],
     users: Annotated[int, typer.Option(help="Number of users.")] = 2000,
     candidates: Annotated[int, typer.Option(help="Candidate items per user (rows per user).")] = 20,
     items: Annotated[int, typer.Option(help="Catalog size.")] = 1000,
@@ -116,7 +123,7 @@ def validate(
 def embed(
     data: Annotated[Optional[str], typer.Argument(help="Parquet, CSV or file.duckdb::table.")] = None,
     text: TextOpt = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for <column>.parquet and rows.parquet.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", callback=_output_folder, help="Folder for <column>.parquet and rows.parquet.")] = None,
     model: ModelOpt = None,
     pooling: PoolingOpt = "mean",
     max_length: Annotated[int, typer.Option(help="Tokens per text; longer texts are truncated and counted.")] = 256,
@@ -153,7 +160,7 @@ def embed(
 @app.command()
 def audit(
     data: Annotated[str, typer.Argument(help="Parquet, CSV or file.duckdb::table.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for results.json, uplift.parquet and figures/.")],
+    out: Annotated[Path, typer.Option("--out", callback=_output_folder, help="Folder for results.json, uplift.parquet and figures/.")],
     treatment: TreatmentOpt = "exposed", outcome: OutcomeOpt = "outcome",
     propensity: PropensityOpt = "propensity", position: PositionOpt = "position",
     user_id: UserOpt = "user_id", item_id: ItemOpt = "item_id", text: TextOpt = None,
@@ -235,7 +242,7 @@ def _estimator_settings(pairs: list[str]) -> dict[str, dict[str, Any]]:
 def rank(
     data: Annotated[str, typer.Argument(help="The audited log (adds true_* and value columns when present).")],
     uplift: Annotated[Path, typer.Option("--uplift", help="AUDIT_DIR/uplift.parquet from `recuplift audit`.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for ranking.parquet and ranking.json.")],
+    out: Annotated[Path, typer.Option("--out", callback=_output_folder, help="Folder for ranking.parquet and ranking.json.")],
     k: Annotated[int, typer.Option("--k", help="List length per user.")] = 5,
     policies: Annotated[str, typer.Option(help="Comma-separated: relevance, uplift, blend, value.")] = "relevance,uplift,blend",
     blend: Annotated[float, typer.Option(help="λ in (1 − λ)·z(relevance) + λ·z(uplift).")] = 0.5,
@@ -322,7 +329,7 @@ def _open_bandit_log(spec: str, flag: str):  # noqa: ANN202 - an OpenBanditLog, 
 @app.command()
 def ope(
     logs: Annotated[str, typer.Option("--logs", help="Logged data: obd:BEHAVIOR/CAMPAIGN (random|bts, all|men|women).")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for results.json.")],
+    out: Annotated[Path, typer.Option("--out", callback=_output_folder, help="Folder for results.json.")],
     policy: Annotated[str, typer.Option("--policy", help="uniform, bts, or POLICY.parquet (item_id, position, probability).")] = "uniform",
     truth: Annotated[Optional[str], typer.Option("--truth", help="The policy's own log, obd:BEHAVIOR/CAMPAIGN, for its on-policy value.")] = None,
     runs: Annotated[int, typer.Option(min=2, help="Bootstrap runs (the relative error's mean and sd are over them).")] = 20,
@@ -450,7 +457,7 @@ def report(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo's data, results and reports.")] = Path("reports/demo"),
+    out: Annotated[Path, typer.Option("--out", callback=_output_folder, help="Folder for the demo's data, results and reports.")] = Path("reports/demo"),
     users: Annotated[int, typer.Option(min=50, help="Simulated users (at least 50: the ranking report's feedback loop "
                                                     "audits half as many fresh users each round).")] = 600,
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
