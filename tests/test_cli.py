@@ -46,6 +46,18 @@ def test_validate_bad_input_exits_2_naming_column_and_rule(tmp_path, small_log, 
         assert f"'{column}'" in result.stderr
 
 
+def test_validate_json_reports_problems_as_json_too(tmp_path, small_log):
+    path = tmp_path / "log.parquet"
+    small_log.head(200).assign(exposed=2).to_parquet(path)
+    bad = run_cli("validate", str(path), "--json")  # a script parsing stdout got nothing before
+    assert bad.returncode == 2
+    info = json.loads(bad.stdout)
+    assert info["valid"] is False and info["problems"][0]["column"] == "exposed" and info["problems"][0]["rows"]
+    small_log.head(200).to_parquet(path)
+    good = run_cli("validate", str(path), "--json")
+    assert good.returncode == 0 and json.loads(good.stdout)["valid"] is True
+
+
 def test_validate_prints_summary(tmp_path, small_log):
     path = tmp_path / "log.csv"
     small_log.to_csv(path, index=False)

@@ -109,9 +109,16 @@ def validate(
     from .schema import validate as check
 
     roles = roles_from_flags(treatment, outcome, propensity, position, user_id, item_id, text, covariates, modifiers)
-    report = check(read_table(data), roles)
+    try:
+        report = check(read_table(data), roles)
+    except DataError as err:
+        if not as_json:
+            raise
+        # a script reading --json gets the problems as JSON on stdout too, with the same exit status
+        typer.echo(json.dumps({"valid": False, "problems": [p.to_dict() for p in err.problems]}, indent=2))
+        raise typer.Exit(2) from None
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        typer.echo(json.dumps({"valid": True, **report.to_dict()}, indent=2))
         return
     _echo_table(report.summary())
     typer.echo(f"roles: {json.dumps(report.roles.to_dict())}")
