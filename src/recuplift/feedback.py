@@ -14,6 +14,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .ranking import recommended_mask, rerank
+from .schema import check_whole
 from .simulate import relog, simulate
 from .text import TextEncoder
 from .upliftmodel import UpliftModel
@@ -69,14 +70,11 @@ def simulate_feedback_loop(rounds: int = 3, n_users: int = 1000, k: int = 5, exp
                            seed: int = 0, encoder: TextEncoder | None = None, progress: bool = True,
                            **simulation: object) -> FeedbackLoop:
     """Run both loops for ``rounds`` rounds after the original log; ``simulation`` passes simulator knobs."""
-    if not (isinstance(rounds, (int, np.integer)) and rounds >= 1):
-        raise ValueError(f"rounds must be a whole number ≥ 1; got {rounds!r}")
+    check_whole(rounds, "rounds", 1)
     if not 0 < exploration < 1:
         raise ValueError("exploration must lie in (0, 1)")
-    if not (isinstance(k, (int, np.integer)) and k >= 1):  # before a round's model is fitted, not after
-        raise ValueError(f"k must be a whole number ≥ 1; got {k!r}")
-    if not (isinstance(seed, (int, np.integer)) and seed >= 0):
-        raise ValueError(f"seed must be a whole number ≥ 0; got {seed!r}")
+    check_whole(k, "k", 1)  # before a round's model is fitted, not after
+    check_whole(seed, "seed", 0)
     if encoder is None and not progress:  # progress=False quiets the text encoder's bar too
         encoder = TextEncoder(progress=False)
     catalog = seed + 10_000

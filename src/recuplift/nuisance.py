@@ -15,7 +15,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
 from sklearn.model_selection import GroupKFold, KFold
 
-from .schema import DataError, Problem
+from .schema import DataError, Problem, check_whole
 
 PROPENSITY_CLIP = 0.01  # the most an estimated propensity is ever clipped: small logs keep this bound
 
@@ -129,11 +129,8 @@ def rounds_on_held_out_users(model: xgb.XGBModel, X: np.ndarray, y: np.ndarray, 
 
 def check_fold_settings(n_folds: object, random_state: object) -> None:
     """Cross-fitting's settings as ValueErrors before any work, not errors from deep inside scikit-learn."""
-    if not (isinstance(n_folds, (int, np.integer)) and not isinstance(n_folds, bool) and n_folds >= 2):
-        raise ValueError(f"n_folds must be a whole number ≥ 2 (cross-fitting holds out each fold); got {n_folds!r}")
-    if not (isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool)
-            and 0 <= random_state < 2**32):
-        raise ValueError(f"random_state (--seed) must be a whole number in [0, 2**32); got {random_state!r}")
+    check_whole(n_folds, "n_folds", 2, why="cross-fitting holds out each fold")
+    check_whole(random_state, "random_state (--seed)", 0, 2**32 - 1)
 
 
 def folds(n: int, groups: np.ndarray | None, n_folds: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:

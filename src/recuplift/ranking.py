@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .ope import bootstrap_weights
+from .schema import check_whole
 
 Policy = Literal["relevance", "uplift", "blend", "value"]
 POLICIES = ("relevance", "uplift", "blend", "value")
@@ -86,9 +87,7 @@ def _check_list_rules(candidates: pd.DataFrame, exclude: pd.DataFrame | None, ca
         if category is not None:
             raise ValueError(f"a category ({category!r}) was given without a cap: give max_per_category too")
         return
-    whole = isinstance(max_per_category, (int, np.integer)) and not isinstance(max_per_category, bool)
-    if not (whole and max_per_category >= 1):
-        raise ValueError(f"max_per_category must be a whole number ≥ 1; got {max_per_category!r}")
+    check_whole(max_per_category, "max_per_category", 1)
     if category is None or category not in candidates.columns:
         raise ValueError(f"a per-category cap needs the category column; {category!r} is not among the candidates' "
                          f"columns ({', '.join(map(str, candidates.columns))})")

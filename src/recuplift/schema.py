@@ -288,6 +288,14 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
     return ValidationReport(roles=roles, warnings=tuple(warnings), stats=stats)
 
 
+def check_whole(value: object, name: str, minimum: int, maximum: int | None = None, why: str = "") -> None:
+    """A setting that must be a whole number in range: a ValueError naming it, before any work uses it."""
+    whole = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not (whole and value >= minimum and (maximum is None or value <= maximum)):
+        bounds = f"≥ {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be a whole number {bounds}{f' ({why})' if why else ''}; got {value!r}")
+
+
 def offending_rows(mask: pd.Series | np.ndarray) -> tuple[int, ...]:
     """The first few row numbers where ``mask`` holds, as a Problem shows them."""
     idx = np.flatnonzero(np.asarray(mask, dtype=bool))
