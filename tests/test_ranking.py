@@ -52,6 +52,8 @@ def test_exclusions_and_category_cap():
             rerank(CANDIDATES, "relevance", category="category", max_per_category=cap)
     with pytest.raises(ValueError, match="without a cap"):  # was silently ignored
         rerank(CANDIDATES, "relevance", category="category")
+    with pytest.raises(ValueError, match="ranking needs user and item ids, and the audit's table has no user_id"):
+        evaluate_rankings(CANDIDATES.drop(columns="user_id"))  # an audit run with --user-id '': was a KeyError
     with pytest.raises(ValueError, match=r"exclusions lack column\(s\) \['item_id'\]"):  # was pandas' KeyError
         rerank(CANDIDATES, "relevance", exclude=pd.DataFrame({"user_id": ["a"]}))
     with pytest.raises(ValueError, match="unknown policy"):

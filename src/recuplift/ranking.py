@@ -180,6 +180,10 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
 
     if not policies:
         raise ValueError(f"no policy given; choose from {', '.join(POLICIES)}")
+    missing = [c for c in ("user_id", "item_id") if c not in candidates.columns]
+    if missing:  # an audit run with --user-id '' or --item-id '' has no lists to build
+        raise ValueError(f"ranking needs user and item ids, and the audit's table has no {', '.join(missing)}: "
+                         f"re-run the audit naming them (--user-id, --item-id)")
     frame = candidates.rename(columns={"outcome_if_shown": "relevance"})
     args = dict(exposed=frame["exposed"].to_numpy(), outcome=frame["outcome"].to_numpy(float),
                 propensity=frame["propensity"].to_numpy(float))

@@ -94,6 +94,8 @@ def read_exclusions(source: str, table: pd.DataFrame, roles: dict[str, Any] | No
                                      f"{', '.join(names)}"))
     pairs = frame[["user_id", "item_id"]]
     for column in pairs.columns:
+        if column not in table.columns:  # an audit without that id: the ranking refuses it, naming the flag
+            continue
         if pd.api.types.is_numeric_dtype(table[column]) == pd.api.types.is_numeric_dtype(pairs[column]):
             continue
         if pd.api.types.is_numeric_dtype(table[column]):
