@@ -165,6 +165,18 @@ def test_ope_on_open_bandit_writes_the_documented_json(tmp_path):
     assert {"estimate", "relative_error_mean", "relative_error_sd"} <= set(info["estimators"]["dr"])
     bad = run_cli("ope", "--logs", "bts/all", "--truth", "obd:random/all", "--out", str(tmp_path))
     assert bad.returncode == 2 and "obd:BEHAVIOR/CAMPAIGN" in bad.stderr
+    # the same uniform policy given as a table: a CSV, and a DuckDB table (it was taken for an unknown name)
+    from recuplift.io import write_table
+
+    table = pd.DataFrame({"item_id": np.repeat(np.arange(80), 3), "position": np.tile([1, 2, 3], 80),
+                          "probability": 1 / 80})
+    for source in (tmp_path / "uniform.csv", f"{tmp_path / 'policies.duckdb'}::uniform"):
+        write_table(table, source)
+        as_table = run_cli("ope", "--logs", "obd:bts/all", "--policy", str(source), "--truth", "obd:random/all",
+                           "--runs", "3", "--seed", "1", "--out", str(tmp_path / "table"))
+        assert as_table.returncode == 0, as_table.stderr
+        same = json.loads((tmp_path / "table" / "results.json").read_text())["estimators"]["dr"]["estimate"]
+        assert same == pytest.approx(info["estimators"]["dr"]["estimate"], rel=1e-12)
     # a wrong option value names the option, before anything is evaluated, never as "a problem in the data"
     for flags, named in ((["--logs", "obd:greedy/all", "--truth", "obd:random/all"], "--logs"),
                          (["--logs", "obd:bts/all", "--truth", "obd:random/kids"], "--truth"),

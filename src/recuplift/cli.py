@@ -337,19 +337,20 @@ def _open_bandit_log(spec: str, flag: str):  # noqa: ANN202 - an OpenBanditLog, 
 def ope(
     logs: Annotated[str, typer.Option("--logs", help="Logged data: obd:BEHAVIOR/CAMPAIGN (random|bts, all|men|women).")],
     out: Annotated[Path, typer.Option("--out", callback=_output_folder, help="Folder for results.json.")],
-    policy: Annotated[str, typer.Option("--policy", help="uniform, bts, or POLICY.parquet (item_id, position, probability).")] = "uniform",
+    policy: Annotated[str, typer.Option("--policy", help="uniform, bts, or a table (POLICY.parquet, .csv, file.duckdb::table) of item_id, position, probability.")] = "uniform",
     truth: Annotated[Optional[str], typer.Option("--truth", help="The policy's own log, obd:BEHAVIOR/CAMPAIGN, for its on-policy value.")] = None,
     runs: Annotated[int, typer.Option(min=2, help="Bootstrap runs (the relative error's mean and sd are over them).")] = 20,
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 12345,
 ) -> None:
     """Evaluate a policy off policy on the Open Bandit Dataset, against another log's on-policy value."""
     from .io import read_table, to_json_safe, write_json
-    from .openbandit import off_policy_benchmark, policy_by_name, policy_from_table
+    from .openbandit import POLICY_NAMES, off_policy_benchmark, policy_by_name, policy_from_table
 
     if truth is None:
         raise typer.BadParameter("give the evaluated policy's own log, obd:BEHAVIOR/CAMPAIGN", param_hint="--truth")
     log, truth_log = _open_bandit_log(logs, "--logs"), _open_bandit_log(truth, "--truth")
-    if policy.endswith((".parquet", ".csv")):
+    as_table = Path(policy).exists() or "::" in policy or policy.endswith((".parquet", ".csv"))
+    if policy not in POLICY_NAMES and as_table:  # any table read_table reads, a DuckDB one too
         target = policy_from_table(read_table(policy), log)
     else:
         try:
