@@ -241,8 +241,9 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
     copies = df.duplicated().to_numpy()
     if copies.any():  # an impression logged twice is one impression: copies from a join narrow every interval
         warnings.append(Problem(None, f"{int(copies.sum()):,} rows are exact copies of an earlier row",
-                                offending_rows(copies), "if a join or an export duplicated them, drop them "
-                                                        "(df.drop_duplicates()); copies make intervals too narrow"))
+                                offending_rows(copies), "fine if they are distinct impressions that no column "
+                                                        "tells apart; if a join or an export duplicated them, drop "
+                                                        "them (df.drop_duplicates()): copies narrow every interval"))
     if not (roles.covariates or roles.text or roles.propensity):
         warnings.append(Problem(None, "nothing to adjust for: no covariates, no text and no logged propensity, so "
                                       "every estimate is, up to noise, the naive difference in outcome rates",
