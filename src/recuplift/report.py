@@ -48,9 +48,12 @@ def report_path(notebook: Path, out: str | Path | None = None) -> Path:
     """Where a report goes: ``out`` itself when it names an ``.html`` file; inside ``out`` under the report's
     own name when it is a folder (``--out reports/``) — rather than failing at the rename, after the run;
     ``reports/NAME.html`` by default."""
-    out = Path("reports") if out is None else Path(out)
-    if out.is_dir() or out == Path("reports"):
-        return out / f"{notebook.stem.split('_', 1)[1]}.html"
+    own_name = f"{notebook.stem.split('_', 1)[1]}.html"
+    if out is None:
+        return Path("reports") / own_name
+    out = Path(out)
+    if out.is_dir():
+        return out / own_name
     if out.suffix.lower() not in (".html", ".htm"):
         raise ReportError(f"expected an .html file or an existing folder; got '{out}'")
     return out
