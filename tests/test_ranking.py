@@ -31,6 +31,10 @@ def test_rerank_by_relevance_uplift_and_value():
         rerank(CANDIDATES, "value", k=1)
     with pytest.raises(ValueError, match="value column 'margin' is not in the candidates; columns: .*price"):
         rerank(CANDIDATES, "value", k=1, value="margin")
+    for column, rows in (("category", "rows 0, 1, 2, 3, 4"), ("price", "rows 2")):  # text; a missing price
+        bad = CANDIDATES.assign(price=CANDIDATES["price"].where(CANDIDATES.index != 2))
+        with pytest.raises(ValueError, match=f"value column '{column}' must hold a finite number.*{rows}"):
+            rerank(bad, "value", k=1, value=column)
 
 
 def test_ties_break_by_item_id_and_blend_interpolates():

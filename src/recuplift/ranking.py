@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .ope import bootstrap_weights
-from .schema import check_whole
+from .schema import check_whole, offending_rows
 
 Policy = Literal["relevance", "uplift", "blend", "value"]
 POLICIES = ("relevance", "uplift", "blend", "value")
@@ -42,7 +42,13 @@ def policy_scores(candidates: pd.DataFrame, policy: Policy, blend: float = 0.5, 
         if value not in candidates.columns:
             raise ValueError(f"value column '{value}' is not in the candidates; columns: "
                              f"{', '.join(map(str, candidates.columns))}")
-        return candidates["uplift"].to_numpy(float) * candidates[value].to_numpy(float)
+        values = pd.to_numeric(candidates[value], errors="coerce")
+        unusable = values.isna() | ~np.isfinite(values)
+        if unusable.any():  # a missing value would rank its item last, silently
+            rows = ", ".join(map(str, offending_rows(unusable)))
+            raise ValueError(f"value column '{value}' must hold a finite number for every candidate; "
+                             f"{int(unusable.sum()):,} do not (rows {rows}): fill them, e.g. with 0, or drop those rows")
+        return candidates["uplift"].to_numpy(float) * values.to_numpy(float)
     raise ValueError(f"unknown policy '{policy}'; choose from {', '.join(POLICIES)}")
 
 
