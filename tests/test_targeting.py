@@ -73,6 +73,9 @@ def test_audit_table_errors_are_clear(tmp_path):
         read_audit_uplift(pd.DataFrame({"uplift": [0.1]}))
     table = pd.DataFrame({"user_id": ["a"], "uplift": [0.1], "dr_score": [0.1], "outcome_if_not_shown": [0.1],
                           "exposed": [1], "outcome": [1]})
+    with pytest.raises(DataError, match="column 'shown': missing from the test log"):  # was a KeyError
+        compare_with_test(table.assign(item_id="x"), pd.DataFrame({"user_id": ["a"], "item_id": ["x"], "outcome": [0]}),
+                          treatment="shown")
     with pytest.raises(DataError, match="appear in the test log"):
         compare_with_test(table, pd.DataFrame({"user_id": ["b"], "item_id": ["x"], "exposed": [1], "outcome": [0]}),
                           keys=("user_id",))

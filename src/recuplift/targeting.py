@@ -229,6 +229,10 @@ def compare_with_test(audit: str | Path | pd.DataFrame, test_log: pd.DataFrame,
     if missing:
         raise DataError(Problem(None, f"cannot match the test to the audit: key column(s) {missing} missing",
                                 hint="both the audit and the test log need user_id and item_id"))
+    absent = [c for c in (treatment, outcome) if c not in test_log.columns]
+    if absent:  # was a pandas KeyError
+        raise DataError([Problem(c, "missing from the test log", hint="name the test's exposure and outcome columns "
+                                                                      "(treatment=, outcome=)") for c in absent])
     test = test_log[[*keys, treatment, outcome]].rename(columns={treatment: "test_exposed", outcome: "test_outcome"})
     joined = frame.merge(test, on=list(keys), how="inner")
     if len(joined) < 0.5 * len(frame):
