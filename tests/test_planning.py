@@ -7,8 +7,9 @@ import pytest
 from statsmodels.stats.power import TTestIndPower
 from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail
 
-from recuplift.planning import (Design, Metric, control_sample_size, cupac_covariate, cuped, minimum_detectable_effect,
-                                plan_test, power, ratio_metric, sample_ratio_mismatch, simulated_power, units_after)
+from recuplift.planning import (Design, Metric, analyze_test, control_sample_size, cupac_covariate, cuped,
+                                minimum_detectable_effect, plan_test, power, ratio_metric, sample_ratio_mismatch,
+                                simulated_power, units_after)
 
 
 def test_the_headline_case_is_about_31200_per_arm():
@@ -175,3 +176,16 @@ def test_cupac_with_text_embeddings_beats_tabular_only(small_sim):
     assert rho2_text > rho2_tabular
     with pytest.raises(ValueError, match="lacks"):
         pre_exposure_features(history, covariates=("nope",))
+
+
+def test_analyze_test_by_hand_and_its_bad_inputs():
+    y, t = np.array([1.0, 0, 1, 1, 0, 0]), np.array([1, 1, 1, 0, 0, 0])
+    result = analyze_test(y, t)
+    assert result["estimate"] == pytest.approx(2 / 3 - 1 / 3) and result["n_treated"] == result["n_control"] == 3
+    assert result["ci_low"] < result["estimate"] < result["ci_high"] and 0 < result["p_value"] < 1
+    with pytest.raises(ValueError, match="treated must hold 0 .* and 1 .* only"):  # a 2 was counted twice
+        analyze_test(y, t * 2)
+    with pytest.raises(ValueError, match="1 outcomes are missing or infinite"):  # every figure was NaN
+        analyze_test(np.where(np.arange(6) == 2, np.nan, y), t)
+    with pytest.raises(ValueError, match="y has 6 rows but treated 5"):
+        analyze_test(y, t[:5])

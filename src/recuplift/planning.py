@@ -361,7 +361,15 @@ def analyze_test(y: np.ndarray, treated: np.ndarray, covariate: np.ndarray | Non
                  groups: np.ndarray | None = None, alpha: float = 0.05) -> dict[str, float]:
     """Difference in means (CUPED-adjusted when a covariate is given) with a cluster-robust interval and a
     two-sided p-value. ``groups`` clusters rows by user when the unit of randomization is coarser than a row."""
-    y, t = np.asarray(y, float), np.asarray(treated).astype(int)
+    y, treated = np.asarray(y, float), np.asarray(treated)
+    if len(y) != len(treated):
+        raise ValueError(f"y has {len(y):,} rows but treated {len(treated):,}")
+    if not np.isin(treated, (0, 1)).all():  # a 2 counted twice as treated and once as negative control
+        raise ValueError("treated must hold 0 (control) and 1 (treatment) only")
+    if not np.isfinite(y).all():  # a missing outcome made every figure NaN
+        raise ValueError(f"{int((~np.isfinite(y)).sum()):,} outcomes are missing or infinite; drop those units "
+                         f"or fill them")
+    t = treated.astype(int)
     if covariate is not None:
         y = cuped(y, covariate).adjust(y, covariate)
     n1, n0 = int(t.sum()), int((1 - t).sum())
