@@ -137,6 +137,8 @@ def test_cuped_and_cupac_estimate_rho2():
     y_nonlinear = np.abs(x) + 0.5 * rng.standard_normal(20_000)
     prediction, rho2 = cupac_covariate(features, y_nonlinear, n_folds=3)
     assert rho2 > 0.3 > cuped(y_nonlinear, x).rho2  # the learned covariate captures what a linear one misses
+    with pytest.raises(ValueError, match="must be finite"):  # a missing pre-period value made θ and ρ² NaN
+        cuped(y, np.where(np.arange(len(x)) == 7, np.nan, x))
 
 
 def test_sample_ratio_mismatch():

@@ -314,6 +314,9 @@ def cuped(y: np.ndarray, covariate: np.ndarray) -> Cuped:
     y, x = np.asarray(y, float), np.asarray(covariate, float)
     if y.shape != x.shape or len(y) < 3:
         raise ValueError("outcome and covariate need one value per unit (same length ≥ 3)")
+    if not (np.isfinite(y).all() and np.isfinite(x).all()):  # θ and ρ² came out NaN, and every adjusted y with them
+        raise ValueError("outcome and covariate must be finite: fill a missing pre-period value (e.g. with its "
+                         "mean, adding an indicator) before CUPED")
     vx = x.var()
     if vx == 0:
         return Cuped(0.0, 0.0, float(x.mean()))
