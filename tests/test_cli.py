@@ -213,6 +213,8 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
                     "--out", str(tmp_path / "ruled"))
     assert ruled.returncode == 0, ruled.stderr
     assert f"excluded {len(excluded):,} candidate rows" in ruled.stdout
+    settings = json.loads((tmp_path / "ruled" / "ranking.json").read_text())["settings"]
+    assert settings["category"] == "category" and settings["max_per_category"] == 1 and settings["n_bootstrap"] == 20
     lists = pd.read_parquet(tmp_path / "ruled" / "ranking.parquet")
     assert lists.merge(excluded).empty
     shown = lists.merge(sim.data[["user_id", "item_id", "category"]], on=["user_id", "item_id"])

@@ -197,7 +197,10 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                   outcome_if_not_shown=frame["outcome_if_not_shown"].to_numpy(float))
     users = frame["user_id"].to_numpy()
     has_truth = {"true_p0", "true_p1", "true_uplift"} <= set(frame.columns)
-    report: dict = {"k": k, "policies": {}}
+    report: dict = {"k": k, "policies": {},  # the settings that rebuild these lists and intervals
+                    "settings": {"policies": list(policies), "blend": blend, "value": value, "category": category,
+                                 "max_per_category": max_per_category, "n_bootstrap": n_bootstrap,
+                                 "random_state": random_state}}
     rankings = {policy: rerank(frame, policy, k=k, blend=blend, value=value, exclude=exclude, category=category,
                                max_per_category=max_per_category) for policy in policies}
     if exclude is not None:
