@@ -172,7 +172,7 @@ def test_bad_roles_fail_before_any_work():
         Audit(estimators=(), progress=False).fit(df)
     with pytest.raises(ValueError, match=r"estimator\(s\) \['aipw'\] listed more than once"):  # was two equal rows
         Audit(estimators=("aipw", "naive", "aipw"), progress=False).fit(df)
-    with pytest.raises(ValueError, match=r"random_state \(--seed\) must be a whole number in \[0, 4294967295\]; got -1"):
+    with pytest.raises(ValueError, match=r"random_state \(--seed\) must be a whole number in \[0, 2147483647\]; got -1"):
         Audit(random_state=-1, progress=False).fit(df)  # scikit-learn's PCA raised it from inside the text features
     with pytest.raises(ValueError, match="n_folds must be a whole number ≥ 2"):
         Audit(n_folds=1, progress=False).fit(df)

@@ -259,3 +259,17 @@ def test_audit_prints_the_data_warnings_among_them_unnamed_covariates(tmp_path):
     named = run_cli(*common, "--covariates", "price,category", "--out", str(tmp_path / "b"))
     assert named.returncode == 0, named.stderr
     assert "covariates not named" not in named.stderr
+
+
+def test_the_largest_seed_runs_and_one_past_it_is_refused(tmp_path):
+    from recuplift.schema import MAX_SEED
+    from recuplift.simulate import simulate
+
+    path = tmp_path / "log.parquet"
+    log = simulate(n_users=60, n_candidates=6, n_items=40, seed=1).data
+    log.drop(columns=["item_text", "user_text"]).to_parquet(path)
+    top = run_cli("audit", str(path), "--no-refute", "--estimators", "naive,aipw", "--seed", str(MAX_SEED),
+                  "--out", str(tmp_path / "a"))  # 2**32 − 1 passed the flag and failed in the fold splitter
+    assert top.returncode == 0, top.stderr
+    past = run_cli("audit", str(path), "--seed", str(MAX_SEED + 1), "--out", str(tmp_path / "b"))
+    assert past.returncode == 2 and "'--seed'" in past.stderr and "Traceback" not in past.stderr

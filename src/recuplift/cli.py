@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .schema import DataError, Roles
+from .schema import MAX_SEED, DataError, Roles
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures are written to files; never open a window
 
@@ -76,7 +76,7 @@ def simulate(
     users: Annotated[int, typer.Option(help="Number of users.")] = 2000,
     candidates: Annotated[int, typer.Option(help="Candidate items per user (rows per user).")] = 20,
     items: Annotated[int, typer.Option(help="Catalog size.")] = 1000,
-    seed: Annotated[int, typer.Option(min=0, help="Random seed; same seed, same log.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Random seed; same seed, same log.")] = 0,
     rct: Annotated[bool, typer.Option("--rct", help="Randomize exposure at a fixed rate (an A/B test).")] = False,
     confounding: Annotated[float, typer.Option(help="How strongly the logger targets organic affinity (0 = none).")] = 1.0,
     text_noise: Annotated[float, typer.Option(help="Chance each attribute is left out of a text (0..1).")] = 0.1,
@@ -176,7 +176,7 @@ def audit(
     estimators: Annotated[str, typer.Option("--estimators", help="Comma-separated registry names.")] = "naive,ipw,aipw,linear_dml",
     estimator_param: Annotated[Optional[list[str]], typer.Option("--estimator-param", help="NAME.PARAM=VALUE, a setting of one estimator, e.g. neural.epochs=50 (repeatable).")] = None,
     refute: Annotated[bool, typer.Option("--refute/--no-refute", help="Run DoWhy's refuters (slowest stage).")] = True,
-    seed: Annotated[int, typer.Option(min=0, help="Random seed; same seed, same numbers.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Random seed; same seed, same numbers.")] = 0,
     model: ModelOpt = None,
     pooling: PoolingOpt = "mean",
 ) -> None:
@@ -255,7 +255,7 @@ def rank(
     blend: Annotated[float, typer.Option(help="λ in (1 − λ)·z(relevance) + λ·z(uplift).")] = 0.5,
     value: Annotated[Optional[str], typer.Option(help="Per-item value column for the 'value' policy (e.g. price).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of users for intervals.")] = 200,
-    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Random seed.")] = 0,
     exclude: Annotated[Optional[str], typer.Option("--exclude", help="Table of (user, item) pairs never to show, e.g. already bought: Parquet, CSV or file.duckdb::table, with the log's id columns.")] = None,
     category: Annotated[Optional[str], typer.Option("--category", help="Category column of the log, for --max-per-category.")] = None,
     max_per_category: Annotated[Optional[int], typer.Option("--max-per-category", min=1, help="At most this many items of one category per list.")] = None,
@@ -340,7 +340,7 @@ def ope(
     policy: Annotated[str, typer.Option("--policy", help="uniform, bts, or a table (POLICY.parquet, .csv, file.duckdb::table) of item_id, position, probability.")] = "uniform",
     truth: Annotated[Optional[str], typer.Option("--truth", help="The policy's own log, obd:BEHAVIOR/CAMPAIGN, for its on-policy value.")] = None,
     runs: Annotated[int, typer.Option(min=2, help="Bootstrap runs (the relative error's mean and sd are over them).")] = 20,
-    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 12345,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Random seed.")] = 12345,
 ) -> None:
     """Evaluate a policy off policy on the Open Bandit Dataset, against another log's on-policy value."""
     from .io import read_table, to_json_safe, write_json
@@ -468,7 +468,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", callback=_output_folder, help="Folder for the demo's data, results and reports.")] = Path("reports/demo"),
     users: Annotated[int, typer.Option(min=50, help="Simulated users (at least 50: the ranking report's feedback loop "
                                                     "audits half as many fresh users each round).")] = 600,
-    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Random seed.")] = 0,
 ) -> None:
     """The main job on embedded default data: simulate → audit → rank → plan → HTML reports with an index."""
     import time

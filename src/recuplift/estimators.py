@@ -28,6 +28,7 @@ from sklearn.utils._param_validation import Interval as Range  # .inference has 
 from .inference import Interval, interval_from_influence
 from .nuisance import (Nuisances, cross_fit, dr_scores, propensity_floor, propensity_model, regression_model,
                        treatment_model)
+from .schema import MAX_SEED
 
 
 class EffectEstimator(BaseEstimator):
@@ -44,7 +45,7 @@ class EffectEstimator(BaseEstimator):
     # scikit-learn's parameter validation: a wrong setting is named before any work, not met deep inside torch
     _parameter_constraints: ClassVar[dict] = {
         "n_folds": [Range(Integral, 2, None, closed="left")],
-        "random_state": [Range(Integral, 0, 2**32 - 1, closed="both")],
+        "random_state": [Range(Integral, 0, MAX_SEED, closed="both")],
         "clip": [Range(Real, 0, 0.5, closed="neither"), None],
         "n_estimators": [Range(Integral, 1, None, closed="left")],
     }

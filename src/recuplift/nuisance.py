@@ -15,7 +15,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
 from sklearn.model_selection import GroupKFold, KFold
 
-from .schema import DataError, Problem, check_whole
+from .schema import MAX_SEED, DataError, Problem, check_whole
 
 PROPENSITY_CLIP = 0.01  # the most an estimated propensity is ever clipped: small logs keep this bound
 
@@ -130,7 +130,7 @@ def rounds_on_held_out_users(model: xgb.XGBModel, X: np.ndarray, y: np.ndarray, 
 def check_fold_settings(n_folds: object, random_state: object) -> None:
     """Cross-fitting's settings as ValueErrors before any work, not errors from deep inside scikit-learn."""
     check_whole(n_folds, "n_folds", 2, why="cross-fitting holds out each fold")
-    check_whole(random_state, "random_state (--seed)", 0, 2**32 - 1)
+    check_whole(random_state, "random_state (--seed)", 0, MAX_SEED)
 
 
 def folds(n: int, groups: np.ndarray | None, n_folds: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -289,6 +289,11 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
     return ValidationReport(roles=roles, warnings=tuple(warnings), stats=stats)
 
 
+# Seeds go up to 2**31 − 1, not numpy's 2**32 − 1: each fold, round and network seeds its models with the seed
+# plus a small offset, which must stay a valid seed too (2**32 − 1 failed in scikit-learn's fold splitter).
+MAX_SEED = 2**31 - 1
+
+
 def check_whole(value: object, name: str, minimum: int, maximum: int | None = None, why: str = "") -> None:
     """A setting that must be a whole number in range: a ValueError naming it, before any work uses it."""
     whole = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
