@@ -14,7 +14,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .ranking import recommended_mask, rerank
-from .schema import check_whole
+from .schema import MAX_SEED, check_whole
 from .simulate import relog, simulate
 from .text import TextEncoder
 from .upliftmodel import UpliftModel
@@ -74,7 +74,7 @@ def simulate_feedback_loop(rounds: int = 3, n_users: int = 1000, k: int = 5, exp
     if not 0 < exploration < 1:
         raise ValueError("exploration must lie in (0, 1)")
     check_whole(k, "k", 1)  # before a round's model is fitted, not after
-    check_whole(seed, "seed", 0)
+    check_whole(seed, "seed", 0, MAX_SEED)
     if encoder is None and not progress:  # progress=False quiets the text encoder's bar too
         encoder = TextEncoder(progress=False)
     catalog = seed + 10_000
