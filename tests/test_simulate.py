@@ -88,9 +88,11 @@ def test_text_noise_controls_what_the_text_reveals():
 
 
 @pytest.mark.parametrize("kwargs", [dict(n_candidates=0), dict(confounding=-1), dict(text_noise=2),
-                                    dict(n_candidates=500, n_items=100), dict(exposure_rate=1.0)])
+                                    dict(n_candidates=500, n_items=100), dict(exposure_rate=1.0),
+                                    # each failed deep inside numpy with a TypeError or its own message
+                                    dict(n_users=100.5), dict(n_users="100"), dict(seed=-1), dict(seed=1.5)])
 def test_bad_parameters_are_rejected(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=f"{next(iter(kwargs))}|n_candidates must"):
         SimulationParams(**kwargs)
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy.special import expit
 
 from .io import write_json, write_table
+from .schema import MAX_SEED, check_whole
 
 CATEGORIES: dict[str, list[str]] = {
     "kitchen": ["skillet", "chef's knife", "espresso maker", "cutting board", "stock pot", "spice grinder"],
@@ -141,9 +142,13 @@ class SimulationParams:
     catalog_seed: int | None = None  # a fixed catalog (items and their texts) across logs of fresh users
 
     def __post_init__(self) -> None:
+        check_whole(self.n_users, "n_users", 2)  # a fractional or text count failed deep inside numpy
+        check_whole(self.n_items, "n_items", 2)
+        check_whole(self.n_candidates, "n_candidates", 1)
+        check_whole(self.seed, "seed", 0, MAX_SEED)
+        if self.catalog_seed is not None:
+            check_whole(self.catalog_seed, "catalog_seed", 0)
         checks = [
-            (self.n_users >= 2, "n_users must be ≥ 2"),
-            (self.n_items >= 2, "n_items must be ≥ 2"),
             (1 <= self.n_candidates <= self.n_items, "n_candidates must lie in [1, n_items]"),
             (self.confounding >= 0, "confounding must be ≥ 0"),
             (0 <= self.text_noise <= 1, "text_noise must lie in [0, 1]"),
