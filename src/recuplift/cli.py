@@ -357,7 +357,7 @@ def ope(
             target = policy_by_name(policy, log)
         except ValueError as err:
             raise typer.BadParameter(str(err), param_hint="--policy") from err
-    result = off_policy_benchmark(log, target, truth_log.on_policy_value, runs=runs, seed=seed)
+    result = off_policy_benchmark(log, target, truth_log.on_policy_value, runs=runs, seed=seed, progress=True)
     write_json(to_json_safe(result), out / "results.json")
     typer.echo(f"truth (on-policy CTR of {truth}): {result['truth']:.5f}; recommended: {result['recommended']}")
     for name, row in result["estimators"].items():

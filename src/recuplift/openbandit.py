@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .ope import ESTIMATORS, ItemPositionRates, estimate_value, recommended_estimator, relative_errors, slate_terms
 from .schema import DataError, Problem, offending_rows
@@ -129,7 +130,7 @@ def policy_from_table(table: pd.DataFrame, log: OpenBanditLog) -> np.ndarray:
 
 
 def off_policy_benchmark(log: OpenBanditLog, policy: np.ndarray, truth: float, runs: int = 20, seed: int = 12345,
-                         estimators: tuple[str, ...] = ESTIMATORS) -> dict[str, Any]:
+                         estimators: tuple[str, ...] = ESTIMATORS, progress: bool = False) -> dict[str, Any]:
     """The Open Bandit Pipeline protocol: ``runs`` bootstrap resamples of the log; on each, fit the reward
     model and estimate the policy's value; report the relative error against ``truth``."""
     if runs < 2:
@@ -138,7 +139,7 @@ def off_policy_benchmark(log: OpenBanditLog, policy: np.ndarray, truth: float, r
     rng = np.random.default_rng(seed)
     values: dict[str, list[float]] = {e: [] for e in estimators}
     data = log.data
-    for _ in range(runs):
+    for _ in tqdm(range(runs), desc="bootstrap runs", disable=not progress):
         sample = data.iloc[rng.integers(0, len(data), len(data))]  # obp's bootstrap: rows with replacement
         item, position = sample["item_id"].to_numpy(), sample["position"].to_numpy()
         reward = sample["click"].to_numpy(float)
