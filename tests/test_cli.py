@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -273,3 +274,16 @@ def test_the_largest_seed_runs_and_one_past_it_is_refused(tmp_path):
     assert top.returncode == 0, top.stderr
     past = run_cli("audit", str(path), "--seed", str(MAX_SEED + 1), "--out", str(tmp_path / "b"))
     assert past.returncode == 2 and "'--seed'" in past.stderr and "Traceback" not in past.stderr
+
+
+def test_python_warnings_print_as_the_clis_own_warning_lines(tmp_path):
+    from recuplift.simulate import simulate
+
+    path = tmp_path / "log.parquet"
+    simulate(n_users=20, n_candidates=3, n_items=20, seed=1).data.to_parquet(path)
+    (tmp_path / "blocker").write_text("a file where the cache folder would go")
+    env = {**os.environ, "RECUPLIFT_CACHE_DIR": str(tmp_path / "blocker" / "cache")}
+    result = subprocess.run([sys.executable, "-m", "recuplift.cli", "embed", str(path), "--text", "item_text",
+                             "--out", str(tmp_path / "emb")], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "warning: the embedding cache at" in result.stderr and "UserWarning" not in result.stderr  # no source line

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -526,9 +527,15 @@ def demo(
     typer.echo(f"wrote {index} in {time.perf_counter() - started:.0f} s")
 
 
+def _warning_line(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> str:
+    """A warning as the CLI's other warnings read, ``warning: …``, without Python's file, line and source."""
+    return f"warning: {message}\n"
+
+
 def main() -> None:
     """Entry point: contract violations become a clean message and exit status 2 (click does the same for
     usage errors)."""
+    warnings.formatwarning = _warning_line
     try:
         app()
     except DataError as err:
