@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from .io import atomic_path
-from .schema import MAX_SEED
+from .schema import MAX_SEED, check_whole
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 REPORTS = {
@@ -75,8 +75,11 @@ def parse_parameters(pairs: list[str], notebook: Path) -> dict[str, Any]:
             raise ReportError(f"'{key}' is not a parameter of {notebook.name}; it takes {', '.join(declared)}")
         default = declared[key]["default"]
         out[key] = typed_value(raw, default)
-        if key == "seed" and not (isinstance(out[key], int) and 0 <= out[key] <= MAX_SEED):  # as every --seed
-            raise ReportError(f"seed must be a whole number in [0, {MAX_SEED}], got '{raw}'")
+        if key == "seed":  # as every --seed
+            try:
+                check_whole(out[key], "seed", 0, MAX_SEED)
+            except ValueError as err:
+                raise ReportError(str(err)) from None
     return out
 
 
