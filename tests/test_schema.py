@@ -202,6 +202,25 @@ def test_unnamed_covariates_are_listed_in_a_warning_and_named_ones_are_not():
     assert not any("covariates not named" in w.rule for w in named)
 
 
+def test_columns_the_automatic_covariates_skip_are_named_with_what_they_look_like():
+    n = 160  # over 50 distinct strings, so none of them reads as a category
+    df = pd.concat([base_frame()] * (n // 8), ignore_index=True).assign(
+        price=[f"{v:.2f}" for v in np.linspace(1, 90, n)],             # a CSV column read as text
+        seen_at=pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(n), unit="h"),
+        logged=[f"2026-02-{1 + i % 28:02d} {i % 24:02d}:00" for i in range(n)],
+        session=[f"s{i:04d}x" for i in range(n)])
+    rules = [w for w in validate(df).warnings if w.rule.startswith("not adjusted for")]
+    assert len(rules) == 1
+    rule, hint = rules[0].rule, rules[0].hint
+    for part in ("price (numbers stored as text)", "seen_at (dates or durations)", "logged (dates stored as text)",
+                 "session (text or ids: 160 distinct values)"):
+        assert part in rule
+    assert "pd.to_numeric" in hint and "days since" in hint and "--text" in hint
+    assert "item_text" not in rule and "user_id" not in rule  # columns with a role are not left out
+    named = validate(df, Roles(covariates=())).warnings  # the analyst chose: nothing was skipped behind their back
+    assert not any(w.rule.startswith("not adjusted for") for w in named)
+
+
 def test_a_log_with_nothing_to_adjust_for_is_warned_about():
     bare = base_frame()[["user_id", "item_id", "exposed", "outcome"]]
     rules = [w for w in validate(bare).warnings if "nothing to adjust for" in w.rule]

@@ -255,6 +255,12 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
                                       f"column ({shown})",
                                 hint="a column measured after exposure (another outcome, a post-click metric) "
                                      "biases the effect; name the confounders with --covariates"))
+    if not covariates_named:
+        left_out = _left_out_of_covariates(df, roles)
+        if left_out:  # a price read as text or a date is a confounder the automatic choice drops without a word
+            advice = dict.fromkeys(_LEFT_OUT_ADVICE[kind] for _, kind in left_out)
+            warnings.append(Problem(None, "not adjusted for: " + "; ".join(text for text, _ in left_out),
+                                    hint="; ".join([*advice, "or name the covariates with --covariates"])))
 
     if treatment is not None:
         for arm in (0, 1):
@@ -469,6 +475,31 @@ def _check_covariate(df: pd.DataFrame, col: str, role: str, problems: list[Probl
     elif not _is_tabular(series):
         problems.append(Problem(col, f"{kind} must be numeric or categorical",
                                 hint="pass long free text with --text instead"))
+
+
+_LEFT_OUT_ADVICE = {"dates": "turn dates into numbers (e.g. days since a fixed date) to adjust for them",
+                    "numbers": "convert numbers stored as text with pd.to_numeric to adjust for them",
+                    "text": "give free text with --text"}
+
+
+def _left_out_of_covariates(df: pd.DataFrame, roles: Roles) -> list[tuple[str, str]]:
+    """Columns with no role that the automatic covariate choice skipped: (description, kind) for each."""
+    taken = set(roles.single_columns().values()) | set(roles.text or ()) | set(roles.covariates or ())
+    described = []
+    for col in df.columns:
+        if col in taken or str(col).startswith(TRUTH_PREFIX):
+            continue
+        values = df[col].dropna()
+        sample = values.astype(str).head(1000)
+        if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
+            described.append((f"{col} (dates or durations)", "dates"))
+        elif len(values) and pd.to_numeric(sample, errors="coerce").notna().mean() > 0.9:
+            described.append((f"{col} (numbers stored as text)", "numbers"))
+        elif len(values) and pd.to_datetime(sample, errors="coerce", format="mixed", utc=True).notna().mean() > 0.9:
+            described.append((f"{col} (dates stored as text)", "dates"))
+        else:
+            described.append((f"{col} (text or ids: {values.nunique():,} distinct values)", "text"))
+    return described
 
 
 def _is_tabular(series: pd.Series) -> bool:
