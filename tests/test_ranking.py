@@ -64,6 +64,26 @@ def test_exclusions_and_category_cap():
         rerank(CANDIDATES, "popularity")
 
 
+def test_missing_scores_k_and_repeated_pairs():
+    for policy, column in (("uplift", "uplift"), ("blend", "uplift"), ("blend", "relevance"), ("relevance", "relevance")):
+        bad = CANDIDATES.assign(**{column: CANDIDATES[column].where(CANDIDATES.index != 3)})
+        # a missing uplift sorted last, and in a blend its NaN z-score silently zeroed the whole uplift term
+        with pytest.raises(ValueError, match=f"{column} column '{column}' must hold a finite number.*rows 3"):
+            rerank(bad, policy, k=2)
+    with pytest.raises(ValueError, match="uplift column 'uplift' is not in the candidates"):  # was a KeyError
+        rerank(CANDIDATES.drop(columns="uplift"), "uplift")
+    for k in (0, 2.5, True):
+        with pytest.raises(ValueError, match="k must be a whole number ≥ 1"):
+            rerank(CANDIDATES, "uplift", k=k)
+    # user a saw i3 twice (two impressions): the list names it once, ranked by its better row
+    twice = pd.concat([CANDIDATES, CANDIDATES.iloc[[2]].assign(uplift=0.50)], ignore_index=True)
+    listed = rerank(twice, "uplift", k=3)
+    assert listed[listed.user_id == "a"].item_id.tolist() == ["i3", "i4", "i2"]
+    assert listed[listed.user_id == "a"].score.iloc[0] == 0.50
+    metrics = causal_ranking_metrics(listed, twice.rename(columns={"uplift": "true_uplift"}), k=1, n_bootstrap=20)
+    assert metrics["causal_precision_at_k"] == pytest.approx(((0.30 + 0.50) / 2 + 0.20) / 2)  # one i3 per list
+
+
 def test_causal_metrics_by_hand():
     ranking = rerank(CANDIDATES, "uplift", k=2)
     truth = CANDIDATES.rename(columns={"uplift": "true_uplift"})

@@ -25,30 +25,35 @@ def _zscore(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / sd if sd > 0 else np.zeros_like(values)
 
 
+def _score_column(candidates: pd.DataFrame, column: str, role: str) -> np.ndarray:
+    """A column a policy ranks by, as floats: missing values would sort last, or zero a blend's whole z-score."""
+    if column not in candidates.columns:
+        raise ValueError(f"{role} column '{column}' is not in the candidates; columns: "
+                         f"{', '.join(map(str, candidates.columns))}")
+    values = pd.to_numeric(candidates[column], errors="coerce")
+    unusable = values.isna() | ~np.isfinite(values.astype(float))
+    if unusable.any():
+        rows = ", ".join(map(str, offending_rows(unusable)))
+        raise ValueError(f"{role} column '{column}' must hold a finite number for every candidate; "
+                         f"{int(unusable.sum()):,} do not (rows {rows}): fill them, e.g. with 0, or drop those rows")
+    return values.to_numpy(float)
+
+
 def policy_scores(candidates: pd.DataFrame, policy: Policy, blend: float = 0.5, value: str | None = None) -> np.ndarray:
     """The score each candidate is ranked by under ``policy``."""
     if policy == "relevance":
-        return candidates["relevance"].to_numpy(float)
+        return _score_column(candidates, "relevance", "relevance")
     if policy == "uplift":
-        return candidates["uplift"].to_numpy(float)
+        return _score_column(candidates, "uplift", "uplift")
     if policy == "blend":
         if not 0 <= blend <= 1:
             raise ValueError(f"blend λ must lie in [0, 1]; got {blend}")
-        return ((1 - blend) * _zscore(candidates["relevance"].to_numpy(float))
-                + blend * _zscore(candidates["uplift"].to_numpy(float)))
+        return ((1 - blend) * _zscore(_score_column(candidates, "relevance", "relevance"))
+                + blend * _zscore(_score_column(candidates, "uplift", "uplift")))
     if policy == "value":
         if value is None:
             raise ValueError("the 'value' policy needs a per-item value column (e.g. price or margin)")
-        if value not in candidates.columns:
-            raise ValueError(f"value column '{value}' is not in the candidates; columns: "
-                             f"{', '.join(map(str, candidates.columns))}")
-        values = pd.to_numeric(candidates[value], errors="coerce")
-        unusable = values.isna() | ~np.isfinite(values)
-        if unusable.any():  # a missing value would rank its item last, silently
-            rows = ", ".join(map(str, offending_rows(unusable)))
-            raise ValueError(f"value column '{value}' must hold a finite number for every candidate; "
-                             f"{int(unusable.sum()):,} do not (rows {rows}): fill them, e.g. with 0, or drop those rows")
-        return candidates["uplift"].to_numpy(float) * values.to_numpy(float)
+        return _score_column(candidates, "uplift", "uplift") * _score_column(candidates, value, "value")
     raise ValueError(f"unknown policy '{policy}'; choose from {', '.join(POLICIES)}")
 
 
@@ -61,8 +66,7 @@ def rerank(candidates: pd.DataFrame, policy: Policy = "uplift", k: int = 5, blen
     them). ``exclude``: (user, item) pairs never to show (e.g. already bought). ``max_per_category``: at most
     that many items of one ``category`` per list.
     """
-    if k < 1:
-        raise ValueError("k must be ≥ 1")
+    check_whole(k, "k", 1)
     missing = [c for c in (user, item) if c not in candidates.columns]
     if missing:
         raise ValueError(f"candidates lack {missing}")
@@ -73,6 +77,7 @@ def rerank(candidates: pd.DataFrame, policy: Policy = "uplift", k: int = 5, blen
         keys = pd.MultiIndex.from_frame(exclude[[user, item]])
         frame = frame[~pd.MultiIndex.from_frame(frame[[user, item]]).isin(keys)]
     frame = frame.sort_values([user, "score", item], ascending=[True, False, True], kind="stable")
+    frame = frame.drop_duplicates([user, item])  # a pair logged on several rows is listed once, by its best row
     if max_per_category is not None:
         frame = frame[frame.groupby([user, category], observed=True, dropna=False).cumcount() < max_per_category]
     frame["rank"] = frame.groupby(user).cumcount() + 1
@@ -124,8 +129,9 @@ def causal_ranking_metrics(ranking: pd.DataFrame, true_uplift: pd.DataFrame, k: 
     - CDCG@k: Σ uplift / log2(1 + rank), a discounted causal gain;
     - incremental outcomes per 1,000 users: 1000 × mean over users of the listed items' total uplift.
     """
-    joined = ranking[ranking["rank"] <= k].merge(true_uplift[["user_id", "item_id", "true_uplift"]],
-                                                 on=["user_id", "item_id"], how="left")
+    per_pair = true_uplift.groupby(["user_id", "item_id"], as_index=False, observed=True)["true_uplift"].mean()
+    joined = ranking[ranking["rank"] <= k].merge(per_pair, on=["user_id", "item_id"], how="left")  # a pair on
+    # several rows (impressions) is one listed item
     if joined["true_uplift"].isna().any():
         raise ValueError("some ranked pairs have no true uplift")
     tau = joined["true_uplift"].to_numpy(float)
