@@ -103,6 +103,18 @@ def test_degenerate_inputs_are_clear():
         exposure_terms([1, 0], [1, 0], [1.0, 0.5], [1, 1], [0.5, 0.5], [0.2, 0.2])
     with pytest.raises(ValueError, match="NaN"):
         LoggedTerms(np.array([1.0]), np.array([np.inf]), np.array([0.0]), np.array([0.0]))
+    models = dict(outcome_if_shown=[0.5, 0.5], outcome_if_not_shown=[0.2, 0.2])
+    for args, message in (((([1, 0], [np.nan, 0], [0.5, 0.5], [1, 1])), r"outcome must be a finite number.*rows 0"),
+                          ((([1, 2], [1, 0], [0.5, 0.5], [1, 1])), r"exposed must be 0 or 1.*rows 1"),
+                          ((([1, 0], [1, 0], [0.5, 0.0], [1, 1])), r"propensity must lie strictly in \(0, 1\).*rows 1"),
+                          ((([1, 0], [1, 0], [0.5, 0.5], [1])), r"one value per row")):
+        # each made incremental_value's estimates NaN, or counted a 2 as shown, without a word
+        with pytest.raises(ValueError, match=message):
+            incremental_value(*args, **models, n_bootstrap=20)
+    with pytest.raises(ValueError, match=r"target must be a probability of showing, in \[0, 1\].*rows 0"):
+        exposure_terms([1, 0], [1, 0], [0.5, 0.5], [1.5, 1], **models)
+    with pytest.raises(ValueError, match=r"recommended must be a probability of showing"):
+        incremental_value([1, 0], [1, 0], [0.5, 0.5], [-1, 1], **models, n_bootstrap=20)
     no_clicks = exposure_terms([1, 0, 1, 0], [0, 0, 0, 0], [0.5] * 4, [1, 1, 0, 0], [0.1] * 4, [0.05] * 4)
     result = evaluate(no_clicks, n_bootstrap=20)
     assert result.value("ips")["estimate"] == 0 and result.value("snips")["estimate"] == 0

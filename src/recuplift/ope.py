@@ -173,21 +173,35 @@ def evaluate(terms: LoggedTerms, estimators: tuple[str, ...] = ESTIMATORS, n_boo
 
 # -- candidate-exposure logs (the data contract) -----------------------------------------------------------
 
+def _exposure_arrays(exposed: np.ndarray, outcome: np.ndarray, propensity: np.ndarray, target: np.ndarray,
+                     target_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Exposure, outcome, propensity and the target's probabilities of showing, checked: a NaN outcome or a
+    2 in the exposure column made every estimate NaN or wrong without a word."""
+    arrays = {"exposed": np.asarray(exposed, float), "outcome": np.asarray(outcome, float),
+              "propensity": np.asarray(propensity, float), target_name: np.asarray(target, float)}
+    if len({a.shape for a in arrays.values()}) != 1 or arrays["outcome"].ndim != 1:
+        raise ValueError("exposed, outcome, propensity and " + target_name + " need one value per row each; got "
+                         + ", ".join(f"{name} {a.shape}" for name, a in arrays.items()))
+    rules = {"exposed": (np.isin(arrays["exposed"], (0, 1)), "must be 0 or 1"),
+             "outcome": (np.isfinite(arrays["outcome"]), "must be a finite number"),
+             "propensity": ((arrays["propensity"] > 0) & (arrays["propensity"] < 1),
+                            "must lie strictly in (0, 1): a candidate always or never shown carries no information "
+                            "about the other choice"),
+             target_name: ((arrays[target_name] >= 0) & (arrays[target_name] <= 1),
+                           "must be a probability of showing, in [0, 1]")}
+    for name, (ok, rule) in rules.items():
+        if not ok.all():
+            rows = ", ".join(map(str, np.flatnonzero(~ok)[:5]))
+            raise ValueError(f"{name} {rule}; {int((~ok).sum()):,} row(s) are not (rows {rows})")
+    return (arrays["exposed"].astype(int), arrays["outcome"], arrays["propensity"], arrays[target_name])
+
+
 def exposure_terms(exposed: np.ndarray, outcome: np.ndarray, propensity: np.ndarray, target: np.ndarray,
                    outcome_if_shown: np.ndarray, outcome_if_not_shown: np.ndarray, users: np.ndarray | None = None,
                    clip: float = 1e-3) -> LoggedTerms:
     """Terms for a policy that shows each candidate with probability ``target`` (0/1 for a top-k ranking),
     evaluated on a log that showed it with probability ``propensity``. Value = outcomes per user."""
-    z = np.asarray(exposed).astype(int)
-    y = np.asarray(outcome, float)
-    p_raw = np.asarray(propensity, float)
-    q = np.asarray(target, float)
-    if ((q < 0) | (q > 1)).any():
-        raise ValueError("target exposure probabilities must lie in [0, 1]")
-    if ((p_raw <= 0) | (p_raw >= 1)).any():
-        bad = np.flatnonzero((p_raw <= 0) | (p_raw >= 1))[:5].tolist()
-        raise ValueError(f"logged propensities must lie strictly in (0, 1); rows {bad} do not — a candidate always "
-                         f"or never shown carries no information about the other choice")
+    z, y, p_raw, q = _exposure_arrays(exposed, outcome, propensity, target, "target")
     p = np.clip(p_raw, clip, 1 - clip)
     weight = z * q / p + (1 - z) * (1 - q) / (1 - p)
     mu1, mu0 = np.asarray(outcome_if_shown, float), np.asarray(outcome_if_not_shown, float)
@@ -206,10 +220,8 @@ def incremental_value(exposed: np.ndarray, outcome: np.ndarray, propensity: np.n
     (Sato et al. 2019), with bootstrap intervals over users. Only recommended rows differ between the two
     policies; on them IPS is Y·(Z/p − (1 − Z)/(1 − p)), DM is μ1 − μ0 and DR adds the weighted residuals.
     ``recommended`` may be a probability of showing (a stochastic policy such as the logger itself)."""
-    z = np.asarray(exposed).astype(int)
-    y = np.asarray(outcome, float)
-    p = np.clip(np.asarray(propensity, float), clip, 1 - clip)
-    rec = np.asarray(recommended, float)  # 0/1 for a list, a probability for a stochastic policy
+    z, y, p, rec = _exposure_arrays(exposed, outcome, propensity, recommended, "recommended")
+    p = np.clip(p, clip, 1 - clip)  # rec: 0/1 for a list, a probability for a stochastic policy
     mu1, mu0 = np.asarray(outcome_if_shown, float), np.asarray(outcome_if_not_shown, float)
     rows = {"ips": rec * y * (z / p - (1 - z) / (1 - p)),
             "dm": rec * (mu1 - mu0),
