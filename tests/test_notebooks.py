@@ -180,8 +180,13 @@ def test_where_a_report_goes_is_settled_before_it_runs(tmp_path):
     assert report_path(notebook) == Path("reports") / "ab_test_planning.html"
     assert report_path(notebook, tmp_path) == tmp_path / "ab_test_planning.html"  # a folder: failed at the rename
     assert report_path(notebook, tmp_path / "plan.html") == tmp_path / "plan.html"
-    with pytest.raises(ReportError, match="expected an .html file or an existing folder"):
+    # a new folder, as `--out reports/` is typed (was refused: only existing folders were)
+    assert report_path(notebook, tmp_path / "new") == tmp_path / "new" / "ab_test_planning.html"
+    with pytest.raises(ReportError, match="expected an .html file or a folder"):
         report_path(notebook, tmp_path / "plan.txt")  # was written as HTML under a .txt name
+    (tmp_path / "notes").write_text("")
+    with pytest.raises(ReportError, match="expected an .html file or a folder; got .*notes"):
+        report_path(notebook, tmp_path / "notes")  # an existing file without a suffix is not a folder
     out = subprocess.run([sys.executable, "-m", "recuplift.cli", "report", "ab_test_planning", "--out",
                           str(tmp_path / "nowhere" / "plan.pdf")], capture_output=True, text=True)
     assert out.returncode == 2 and "--out" in out.stderr and "executing" not in out.stdout

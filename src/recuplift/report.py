@@ -47,16 +47,17 @@ def notebook_path(name: str) -> Path:
 
 def report_path(notebook: Path, out: str | Path | None = None) -> Path:
     """Where a report goes: ``out`` itself when it names an ``.html`` file; inside ``out`` under the report's
-    own name when it is a folder (``--out reports/``) — rather than failing at the rename, after the run;
+    own name when it is a folder (``--out reports/``) — rather than failing at the rename, after the run —
+    or a new name without a suffix, which becomes that folder like every other ``--out`` folder;
     ``reports/NAME.html`` by default."""
     own_name = f"{notebook.stem.split('_', 1)[1]}.html"
     if out is None:
         return Path("reports") / own_name
     out = Path(out)
-    if out.is_dir():
+    if out.is_dir() or (not out.exists() and not out.suffix):
         return out / own_name
     if out.suffix.lower() not in (".html", ".htm"):
-        raise ReportError(f"expected an .html file or an existing folder; got '{out}'")
+        raise ReportError(f"expected an .html file or a folder; got '{out}'")
     return out
 
 
