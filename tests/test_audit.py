@@ -184,6 +184,22 @@ def test_bad_roles_fail_before_any_work():
 
 
 
+def test_the_verbs_run_in_order_and_estimators_may_be_a_comma_separated_string():
+    from sklearn.exceptions import NotFittedError
+
+    df = simulate(n_users=60, n_candidates=6, n_items=40, seed=3).data.drop(columns=["item_text", "user_text"])
+    for verb, needs in (("identify", r"model\(df\)"), ("estimate", r"identify\(\)"), ("refute", r"estimate\(\)")):
+        with pytest.raises(NotFittedError, match=f"{verb}\\(\\) needs {needs} first"):  # were AttributeErrors
+            getattr(Audit(progress=False), verb)()
+    modelled = Audit(progress=False).model(df)
+    with pytest.raises(NotFittedError, match=r"refute\(\) needs estimate\(\) first"):
+        modelled.refute()
+    # the CLI's and the notebooks' spelling; a bare string was iterated letter by letter ('n', 'a', 'i', …)
+    result = Audit(estimators="naive, aipw", run_refuters=False, progress=False).fit(df)
+    assert set(result.estimates["estimator"]) == {"naive", "aipw"}
+    assert result.to_dict()["settings"]["estimators"] == ["naive", "aipw"]
+
+
 def test_a_log_too_big_for_an_estimator_fails_before_the_work_it_would_waste(monkeypatch):
     never = lambda *a, **k: pytest.fail("work started before the size check")  # noqa: E731
     big = simulate(n_users=400, n_candidates=20, n_items=100, seed=1).data  # ~5,600 unexposed rows

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
 from . import diagnostics, plots, versions
@@ -197,14 +198,15 @@ class AuditResult:
 class Audit(BaseEstimator):
     """Estimate what exposure caused in a log. ``Audit(roles).fit(df)`` returns an :class:`AuditResult`.
 
-    ``estimators``: registry names run on every rung of the adjustment ladder (``naive`` runs once).
+    ``estimators``: registry names run on every rung of the adjustment ladder (``naive`` runs once), as a
+    tuple or a comma-separated string.
     ``concepts``: named concept descriptions scored on every text column (interpretable confounders).
     ``estimator_params``: settings per estimator, e.g. ``{"neural": {"epochs": 50}}``; the folds, the seed and
     the nuisance models' settings are the audit's own, the same for every estimator.
     ``run_refuters``: run DoWhy's refuters (the slowest stage).
     """
 
-    def __init__(self, roles: Roles | None = None, estimators: tuple[str, ...] = DEFAULT_ESTIMATORS,
+    def __init__(self, roles: Roles | None = None, estimators: tuple[str, ...] | str = DEFAULT_ESTIMATORS,
                  concepts: dict[str, str] | None = None, encoder: TextEncoder | None = None, n_folds: int = 3,
                  run_refuters: bool = True, random_state: int = 0, progress: bool = True,
                  estimator_params: dict[str, dict[str, Any]] | None = None):
@@ -221,7 +223,10 @@ class Audit(BaseEstimator):
     # -- the four verbs -------------------------------------------------------------------------------------
     def _check_arguments(self) -> None:
         """Wrong arguments are ValueErrors before any work, not errors from deep inside scikit-learn."""
-        check_estimators(self.estimators, self.estimator_params)
+        # a comma-separated string, as the CLI and the notebooks take it; a bare string was split into letters
+        names = self.estimators.split(",") if isinstance(self.estimators, str) else self.estimators
+        self.estimator_names_ = tuple(name.strip() for name in names)
+        check_estimators(self.estimator_names_, self.estimator_params)
         check_fold_settings(self.n_folds, self.random_state)
         check_concepts(self.concepts)
 
@@ -258,7 +263,14 @@ class Audit(BaseEstimator):
                                              effect_modifiers=self.effect_modifiers_ or None)
         return self
 
+    def _after(self, verb: str, attribute: str, previous: str) -> None:
+        """A verb called before the one it builds on gets a clear error, not an AttributeError from inside."""
+        if not hasattr(self, attribute):
+            raise NotFittedError(f"{verb}() needs {previous} first: the verbs run model(df) → identify() → "
+                                 f"estimate() → refute(), or all four at once with fit(df)")
+
     def identify(self) -> "Audit":
+        self._after("identify", "causal_model_", "model(df)")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.estimand_ = _in_column_order(self.causal_model_.identify_effect(
@@ -266,13 +278,14 @@ class Audit(BaseEstimator):
         return self
 
     def estimate(self) -> "Audit":
+        self._after("estimate", "estimand_", "identify()")
         self._refuse_estimators_too_costly(len(self.common_causes_) + len(self.effect_modifiers_))  # richest rung
         rows: list[dict[str, Any]] = []
         self.nuisances_: dict[str, Nuisances] = {}
         self.cates_: dict[tuple[str, str], np.ndarray] = {}  # per-row effects, kept to score against a known truth
         X_mod = self.sets_.modifiers.to_numpy(float) if self.sets_.modifiers.shape[1] else None
-        jobs = [("naive", "none")] if "naive" in self.estimators else []
-        jobs += [(e, r) for r in self.rungs_ for e in self.estimators if e != "naive" and r != "none"]
+        jobs = [("naive", "none")] if "naive" in self.estimator_names_ else []
+        jobs += [(e, r) for r in self.rungs_ for e in self.estimator_names_ if e != "naive" and r != "none"]
         for name, rung in tqdm(jobs, desc="estimating", disable=not self.progress, leave=False):
             W = self.sets_.matrix(rung)
             if rung not in self.nuisances_ and name != "naive":
@@ -290,6 +303,7 @@ class Audit(BaseEstimator):
         return self
 
     def refute(self) -> "Audit":
+        self._after("refute", "estimates_", "estimate()")
         self.refutations_ = self._refutations() if self.run_refuters else []
         return self
 
@@ -315,7 +329,7 @@ class Audit(BaseEstimator):
     def _refuse_estimators_too_costly(self, n_features: int) -> None:
         """A data problem for each chosen estimator that cannot fit this many rows and features."""
         too_big = [Problem(self.roles_.treatment, problem, hint=f"leave {name} out of the estimators")
-                   for name in self.estimators
+                   for name in self.estimator_names_
                    if (problem := self._make_estimator(name).size_problem(self.t_, n_features))]
         if too_big:
             raise DataError(too_big)
@@ -512,7 +526,7 @@ class Audit(BaseEstimator):
         def plain(value: Any) -> Any:
             return value if isinstance(value, (bool, int, float, str, type(None))) else repr(value)
 
-        return {"estimators": list(self.estimators),
+        return {"estimators": list(self.estimator_names_),
                 "estimator_params": {name: {key: plain(value) for key, value in settings.items()}
                                      for name, settings in (self.estimator_params or {}).items()},
                 "n_folds": self.n_folds, "random_state": self.random_state, "refuters": self.run_refuters,
