@@ -96,9 +96,11 @@ class AuditResult:
 
     def __repr__(self) -> str:  # the dataclass's own repr printed every table and dict, kilobytes of it
         ate, rec = self.ate, self.recommended
+        n_est, n_ref = len(self.estimates), len(self.refutations)
         return (f"AuditResult(n_rows={self.n_rows:,}, ATE {ate['estimate']:+.4f} [{ate['ci_low']:+.4f}, "
-                f"{ate['ci_high']:+.4f}] from {rec['estimator']} on {rec['adjustment']}; {len(self.estimates)} "
-                f"estimates, {len(self.refutations)} refutations: see summary(), headline(), to_dict())")
+                f"{ate['ci_high']:+.4f}] from {rec['estimator']} on {rec['adjustment']}; {n_est} "
+                f"estimate{'s' * (n_est != 1)}, {n_ref} refutation{'s' * (n_ref != 1)}: see summary(), headline(), "
+                f"to_dict())")
 
     def _repr_html_(self) -> str:
         """In a notebook, the headline table."""
