@@ -125,6 +125,13 @@ def test_ranking_report_on_an_audited_log(audited_log):
     assert logging["estimate"] == pytest.approx(candidates["outcome"].sum() / candidates["user_id"].nunique(), rel=0.05)
     with pytest.raises(ValueError, match="no policy given; choose from relevance"):  # was pandas' 'No objects to concatenate'
         evaluate_rankings(candidates, policies=())
+    assert report["users_listing_every_candidate"] == 0.0 and "smaller k" not in ranking_next_step(report)
+    # k at the candidates per user (10): every list holds the same items, which the next step used to blame on
+    # predicted uplift ranking 'almost as relevance does'
+    with pytest.warns(UserWarning, match="k=10 is at least the number of candidates of 100% of users"):
+        _, whole = evaluate_rankings(candidates, k=10, n_bootstrap=20)
+    assert whole["users_listing_every_candidate"] == 1.0 and whole["policies"]["uplift"]["shared_with_relevance"] == 1.0
+    assert ranking_next_step(whole).endswith("so the lists hold the same items: choose a smaller k.")
 
 
 def test_ranking_next_step_follows_the_best_interval():

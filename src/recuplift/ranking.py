@@ -8,6 +8,7 @@ changes. Ties break by item id so the same input gives the same lists.
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -209,6 +210,11 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                                  "random_state": random_state}}
     rankings = {policy: rerank(frame, policy, k=k, blend=blend, value=value, exclude=exclude, category=category,
                                max_per_category=max_per_category) for policy in policies}
+    report["users_listing_every_candidate"] = _share_listing_everything(frame, k)
+    if report["users_listing_every_candidate"] > 0.5:  # then the policies' lists hold the same items
+        warnings.warn(f"k={k} is at least the number of candidates of {report['users_listing_every_candidate']:.0%} "
+                      f"of users: their lists show every candidate whatever the policy, so for them the policies "
+                      f"cannot differ; choose a k below the candidates per user", stacklevel=2)
     if exclude is not None:
         pairs = exclude[["user_id", "item_id"]].drop_duplicates()
         removed = pd.MultiIndex.from_frame(frame[["user_id", "item_id"]]).isin(pd.MultiIndex.from_frame(pairs))
@@ -242,6 +248,11 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     return pd.concat(rankings.values(), ignore_index=True), report
 
 
+def _share_listing_everything(candidates: pd.DataFrame, k: int) -> float:
+    """The share of users with at most ``k`` distinct candidate items: every list shows all of them."""
+    return float((candidates.groupby("user_id", observed=True)["item_id"].nunique() <= k).mean())
+
+
 NEARLY_RELEVANCE = 0.9  # an uplift list sharing this share of its items with the relevance list barely differs
 
 
@@ -263,7 +274,10 @@ def ranking_next_step(report: dict) -> str:
         advice = (f"A/B test the {best} list against the current ranking: off policy it causes {interval} "
                   f"incremental outcomes; the planning report sizes the test.")
     shared = report["policies"].get("uplift", {}).get("shared_with_relevance")
-    if shared is not None and shared >= NEARLY_RELEVANCE:
+    if report.get("users_listing_every_candidate", 0.0) >= 1.0:
+        advice += (f" Every list shows all of its user's candidates (k = {report['k']} is at least the candidates per "
+                   f"user), so the lists hold the same items: choose a smaller k.")
+    elif shared is not None and shared >= NEARLY_RELEVANCE:
         advice += (f" The uplift list shows {shared:.0%} of the relevance list's items: on this log predicted uplift "
                    f"ranks almost as relevance does.")
     return advice
