@@ -23,6 +23,16 @@ def test_round_trip(tmp_path, frame, name):
     pd.testing.assert_frame_equal(back.reset_index(drop=True), frame, check_dtype=False)
 
 
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_csv_files_written_with_other_separators_read_as_the_same_table(tmp_path, frame, sep):
+    table = frame.assign(price=[1.5, 20.25, None], note=["0,5 kg", "x", "y"])
+    path = tmp_path / "log.csv"  # a spreadsheet's export: before, one column named 'user_id;exposed;…'
+    table.to_csv(path, sep=sep, index=False, decimal="," if sep == ";" else ".")
+    back = read_table(path)
+    pd.testing.assert_frame_equal(back, table, check_dtype=False)  # decimal commas read as numbers
+    assert back["note"].tolist() == ["0,5 kg", "x", "y"]  # text with a comma stays text
+
+
 def test_duckdb_keeps_other_tables(tmp_path, frame):
     db = f"{tmp_path}/store.duckdb"
     write_table(frame, db + "::a")

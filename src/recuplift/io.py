@@ -40,6 +40,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink()
 
 
+DECIMAL_COMMA = r"[+-]?(\d+|\d*,\d+)"  # 12, 0,25 or ,5: a number written with a decimal comma
+
+
 def read_table(source: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
     """Read a Parquet file or folder, a CSV file or a DuckDB table (``file.duckdb::table``) into pandas."""
     source = str(source)
@@ -62,7 +65,7 @@ def read_table(source: str | os.PathLike[str], columns: list[str] | None = None)
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path, columns=columns)
         if suffix in (".csv", ".gz", ".txt", ".tsv"):
-            return pd.read_csv(path, usecols=columns, sep="\t" if suffix == ".tsv" else ",")
+            return _read_csv(path, columns, "\t" if suffix == ".tsv" else ",")
     except DataError:
         raise
     except (ValueError, OSError) as err:
@@ -70,6 +73,24 @@ def read_table(source: str | os.PathLike[str], columns: list[str] | None = None)
                                 hint="is it a valid Parquet or CSV file?")) from err
     raise DataError(Problem(None, f"unknown file type '{suffix}' for {source}",
                             hint="use .parquet, .csv or file.duckdb::table"))
+
+
+def _read_csv(path: Path, columns: list[str] | None, sep: str) -> pd.DataFrame:
+    """A CSV file; one exported with semicolons, tabs or pipes (as spreadsheets in many locales write them)
+    read as a single column whose name held every header, so every role was reported missing. Semicolon files
+    usually write decimal commas (0,25): columns made only of such numbers are read as numbers."""
+    header = pd.read_csv(path, sep=sep, nrows=0).columns
+    if len(header) == 1:
+        other = next((s for s in (";", "\t", "|") if s != sep and s in str(header[0])), None)
+        if other is not None:
+            sep = other
+    table = pd.read_csv(path, usecols=columns, sep=sep)
+    if sep == ";":
+        for col in table.columns:
+            values = table[col].dropna()
+            if len(values) and values.map(lambda v: isinstance(v, str)).all() and values.str.fullmatch(DECIMAL_COMMA).all():
+                table[col] = pd.to_numeric(table[col].str.replace(",", ".", regex=False))
+    return table
 
 
 def _read_parquet_folder(path: Path, columns: list[str] | None) -> pd.DataFrame:
