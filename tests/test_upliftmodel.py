@@ -158,3 +158,5 @@ def test_scoring_rows_whose_texts_are_all_missing_and_wrong_settings():
     mixed = model.predict(pd.concat([no_text, log.iloc[10:14]]))
     assert np.isfinite(alone["uplift"]).all()
     np.testing.assert_allclose(alone["uplift"], mixed["uplift"].iloc[:4])  # scored as the same rows among others
+    with pytest.raises(DataError, match="expected a pandas DataFrame, got ndarray"):  # was an AttributeError
+        model.predict(log.head(3).to_numpy())

@@ -184,6 +184,13 @@ class ValidationReport:
                 "stats": self.stats}
 
 
+def check_frame(df: object) -> None:
+    """A log is a pandas DataFrame: an array or a dict fails here, not on a missing pandas method inside."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(Problem(None, f"expected a pandas DataFrame, got {type(df).__name__}",
+                                hint="read the log with recuplift.io.read_table or pandas"))
+
+
 def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
              n_folds: int | None = None) -> ValidationReport:
     """Check ``df`` against the contract; raise one ``DataError`` listing every problem, else report.
@@ -191,8 +198,7 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
     ``roles``: a :class:`Roles`, or a plain mapping such as ``{"treatment": "shown", "covariates": "a,b"}``.
     ``n_folds``: the cross-fitting folds the caller will hold out whole users in, so a log with fewer users
     than folds is a data problem here rather than a splitter's error deep inside an estimator."""
-    if not isinstance(df, pd.DataFrame):
-        raise DataError(Problem(None, f"expected a pandas DataFrame, got {type(df).__name__}"))
+    check_frame(df)
     if df.columns.duplicated().any():
         dups = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
         raise DataError([Problem(c, "appears more than once in the header", hint="rename one") for c in dups])

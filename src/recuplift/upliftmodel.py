@@ -23,7 +23,7 @@ from .adjustment import AdjustmentSets, build_adjustment_sets
 from .inference import cluster_covariance, cluster_se, critical_value
 from .nuisance import (ArmOutcome, check_fold_settings, cross_fit, dr_scores, folds, regression_model,
                        rounds_on_held_out_users)
-from .schema import Roles, validate
+from .schema import Roles, check_frame, validate
 from .text import TextEncoder
 
 
@@ -214,6 +214,7 @@ class UpliftModel(BaseEstimator):
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "uplift_model_")
+        check_frame(df)
         if len(df) == 0:
             return pd.DataFrame(columns=["uplift", "uplift_ci_low", "uplift_ci_high", "relevance"], index=df.index,
                                 dtype=float)
