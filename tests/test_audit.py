@@ -73,8 +73,22 @@ def test_uplift_rows_follow_input_order_and_figures_exist(audited):
     assert with_interval.any() and with_interval.eq(uplift["uplift_ci_high"].notna()).all()
     inside = uplift[with_interval]
     assert ((inside["uplift_ci_low"] < inside["uplift"]) & (inside["uplift"] < inside["uplift_ci_high"])).all()
-    for name in ("ladder", "overlap", "balance", "uplift_deciles", "qini", "graph"):
+    for name in ("ladder", "overlap", "balance", "uplift_deciles", "qini", "groups", "graph"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
+
+
+def test_group_effects_are_drawn_level_by_level(audited):
+    from recuplift import plots
+
+    sim, result, _ = audited
+    by_group = [row for row in result.heterogeneity["by_group"] if row["column"] == "category"]
+    counts = sim.data["category"].value_counts()
+    assert {row["level"] for row in by_group} == {str(level) for level in counts[counts >= 30].index}
+    fig = result.plot_groups()  # computed for results.json, but no figure or report showed it
+    labels = [label.get_text() for label in fig.axes[0].get_yticklabels()]
+    assert {f"category = {row['level']} ({row['rows']:,})" for row in by_group} <= set(labels)
+    empty = plots.group_effects([], 0.01)  # no categorical column: said, not an empty axis
+    assert not empty.axes[0].axison and "no categorical column" in empty.axes[0].texts[0].get_text()
 
 
 @pytest.mark.slow

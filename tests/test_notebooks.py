@@ -23,7 +23,7 @@ SMALL = {
     "ihdp_benchmark": {"realizations": 1, "estimators": "t_learner"},
 }
 # figures each report shows at least
-FIGURES = {"audit": 5, "text_confounders": 2, "uplift_ranking": 2, "ab_test_planning": 1,
+FIGURES = {"audit": 6, "text_confounders": 2, "uplift_ranking": 2, "ab_test_planning": 1,
            "open_bandit_validation": 1, "ihdp_benchmark": 1}
 
 
@@ -145,7 +145,7 @@ def test_report_on_the_real_open_bandit_log(tmp_path):
     assert out.returncode == 0, out.stderr
     html = (tmp_path / "r.html").read_text()
     assert "effect of showing (ATE)" in html and f"{len(log):,} logged" in html and "Traceback" not in html
-    assert _embedded_figures(html) >= 5  # ladder, overlap, balance, deciles, Qini
+    assert _embedded_figures(html) >= 6  # ladder, overlap, balance, groups, deciles, Qini
     ate, low, high = map(float, re.search(r"effect of showing \(ATE\)</td>\s*<td[^>]*>([-+.\d]+) \[([-+.\d]+), "
                                           r"([-+.\d]+)\]", html).groups())
     naive = log.loc[log.top_slot == 1, "click"].mean() - log.loc[log.top_slot == 0, "click"].mean()

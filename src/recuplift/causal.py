@@ -163,6 +163,9 @@ class AuditResult:
     def plot_qini(self):  # noqa: ANN201
         return plots.qini(self.figures_data["qini"])
 
+    def plot_groups(self):  # noqa: ANN201
+        return plots.group_effects(self.heterogeneity["by_group"], self.ate["estimate"])
+
     def plot_graph(self):  # noqa: ANN201
         return plots.causal_graph(self.figures_data["graph_groups"], self.roles.treatment, self.roles.outcome,
                                   list(self.roles.modifiers))
@@ -182,7 +185,7 @@ class AuditResult:
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
             (staging / "figures").mkdir()
-            for name in ("ladder", "overlap", "balance", "uplift_deciles", "qini", "graph"):
+            for name in ("ladder", "overlap", "balance", "uplift_deciles", "qini", "groups", "graph"):
                 fig = getattr(self, f"plot_{name}")()
                 fig.savefig(staging / "figures" / f"{name}.png", dpi=110, format="png")
                 plt.close(fig)

@@ -78,6 +78,30 @@ def uplift_deciles(table: pd.DataFrame) -> Figure:
     return fig
 
 
+def group_effects(rows: list[dict[str, Any]], ate: float, levels_per_column: int = 12) -> Figure:
+    """Effect of exposure per level of each categorical column (doubly robust, 95% intervals clustered by
+    user), beside the overall ATE: for whom showing works. A column's largest levels only, to stay legible."""
+    table = pd.DataFrame(rows, columns=["column", "level", "rows", "estimate", "ci_low", "ci_high"])
+    table = (table.sort_values(["column", "rows"], ascending=[True, False], kind="stable")
+             .groupby("column", sort=False).head(levels_per_column))
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(table) + 1.6))
+    if table.empty:
+        ax.text(0.5, 0.5, "no categorical column with a level of 30 rows or more", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    y = np.arange(len(table))[::-1]
+    ax.errorbar(table["estimate"], y, xerr=[table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]],
+                fmt="o", color="#1f77b4", capsize=3)
+    ax.set_yticks(y, [f"{r.column} = {r.level} ({r.rows:,})" for r in table.itertuples()])
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.axvline(ate, color="#2ca02c", ls="--", label=f"overall ATE {ate:+.4f}")
+    ax.legend(loc="lower right")
+    ax.set_xlabel("effect of exposure (doubly robust, 95% interval clustered by user)")
+    ax.set_title("Effect by group (rows per level)")
+    fig.tight_layout()
+    return fig
+
+
 def qini(curve: pd.DataFrame) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.plot(curve["share"], curve["uplift"], label="rank by predicted uplift")
