@@ -95,7 +95,7 @@ def group_effects(rows: list[dict[str, Any]], ate: float, levels_per_column: int
     ax.set_yticks(y, [f"{r.column} = {r.level} ({r.rows:,})" for r in table.itertuples()])
     ax.axvline(0, color="grey", lw=0.8)
     ax.axvline(ate, color="#2ca02c", ls="--", label=f"overall ATE {ate:+.4f}")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     ax.set_xlabel("effect of exposure (doubly robust, 95% interval clustered by user)")
     ax.set_title("Effect by group (rows per level)")
     fig.tight_layout()
