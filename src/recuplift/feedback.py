@@ -35,17 +35,9 @@ class FeedbackLoop:
         return {"rounds": self.table.to_dict(orient="records")}
 
     def plot(self):  # noqa: ANN201 - matplotlib Figure
-        import matplotlib.pyplot as plt
+        from .plots import feedback_loop
 
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        for policy, rows in self.table.groupby("policy"):
-            ax.plot(rows["round"], rows["incremental_per_1000_users"], marker="o", label=f"rank by {policy}")
-        ax.set_xlabel("round (0 = the original logger)")
-        ax.set_ylabel("incremental outcomes per 1,000 users")
-        ax.set_title("Feedback loop: what each round's recommendations caused")
-        ax.legend()
-        fig.tight_layout()
-        return fig
+        return feedback_loop(self.table)
 
 
 def _exposure(candidates: pd.DataFrame, scores: pd.DataFrame, policy: str, k: int, exploration: float) -> np.ndarray:

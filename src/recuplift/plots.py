@@ -102,6 +102,22 @@ def group_effects(rows: list[dict[str, Any]], ate: float, levels_per_column: int
     return fig
 
 
+def feedback_loop(table: pd.DataFrame) -> Figure:
+    """True incremental outcomes per 1,000 users, round by round, of each policy's loop."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for policy, rows in table.groupby("policy"):
+        ax.plot(rows["round"], rows["incremental_per_1000_users"], marker="o", label=f"rank by {policy}")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rounds are whole: no tick at round 0.2
+    ax.set_xlabel("round (0 = the original logger)")
+    ax.set_ylabel("incremental outcomes per 1,000 users")
+    ax.set_title("Feedback loop: what each round's recommendations caused")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
 def qini(curve: pd.DataFrame) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.plot(curve["share"], curve["uplift"], label="rank by predicted uplift")
