@@ -117,6 +117,15 @@ def test_report_on_a_foreign_log_with_renamed_roles(tmp_path, small_sim):
     assert "Read with care" in text and "covariates not named" in text
 
 
+@pytest.mark.slow
+def test_the_planning_report_without_a_weekly_number_of_users(tmp_path):
+    # -p weekly_users=None failed formatting a missing runtime (TypeError in cell 3)
+    html = render_report("ab_test_planning", tmp_path / "plan.html", {**SMALL["ab_test_planning"], "weekly_users": None})
+    text = html.read_text()
+    assert "give weekly_users for the runtime" in text and "need the weekly number of users" in text
+    assert "Traceback" not in text
+
+
 def _embedded_figures(html: str) -> int:
     return len(re.findall(r"<img [^>]*src=\"data:image/png;base64", html))
 
