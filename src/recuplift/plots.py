@@ -10,15 +10,22 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 
+def _interval_rows(ax: Any, labels: list[str], estimate: Any, low: Any, high: Any,  # noqa: ANN401 - an Axes
+                   label: str | None = None) -> np.ndarray:
+    """One row per label, top down: the estimate with its 95% interval bar, and a line at zero. Returns the y."""
+    estimate, low, high = (np.asarray(a, float) for a in (estimate, low, high))
+    y = np.arange(len(labels))[::-1]
+    ax.errorbar(estimate, y, xerr=[estimate - low, high - estimate], fmt="o", color="#1f77b4", capsize=3, label=label)
+    ax.set_yticks(y, labels)
+    ax.axvline(0, color="grey", lw=0.8)
+    return y
+
+
 def ladder(estimates: pd.DataFrame, truth: float | None = None) -> Figure:
     """ATE with 95% intervals per adjustment rung and estimator: what each rung of adjustment changed."""
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(estimates) + 1.5))
-    labels = [f"{r.estimator} · {r.adjustment}" for r in estimates.itertuples()]
-    y = np.arange(len(estimates))[::-1]
-    ax.errorbar(estimates["ate"], y, xerr=[estimates["ate"] - estimates["ci_low"], estimates["ci_high"] - estimates["ate"]],
-                fmt="o", color="#1f77b4", capsize=3)
-    ax.set_yticks(y, labels)
-    ax.axvline(0, color="grey", lw=0.8)
+    _interval_rows(ax, [f"{r.estimator} · {r.adjustment}" for r in estimates.itertuples()], estimates["ate"],
+                   estimates["ci_low"], estimates["ci_high"])
     if truth is not None:
         ax.axvline(truth, color="#d62728", ls="--", label=f"true ATE {truth:.4f}")
         ax.legend(loc="lower right")
@@ -89,11 +96,8 @@ def group_effects(rows: list[dict[str, Any]], ate: float, levels_per_column: int
         ax.text(0.5, 0.5, "no categorical column with a level of 30 rows or more", ha="center", va="center")
         ax.set_axis_off()
         return fig
-    y = np.arange(len(table))[::-1]
-    ax.errorbar(table["estimate"], y, xerr=[table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]],
-                fmt="o", color="#1f77b4", capsize=3)
-    ax.set_yticks(y, [f"{r.column} = {r.level} ({r.rows:,})" for r in table.itertuples()])
-    ax.axvline(0, color="grey", lw=0.8)
+    _interval_rows(ax, [f"{r.column} = {r.level} ({r.rows:,})" for r in table.itertuples()], table["estimate"],
+                   table["ci_low"], table["ci_high"])
     ax.axvline(ate, color="#2ca02c", ls="--", label=f"overall ATE {ate:+.4f}")
     ax.legend(loc="best")
     ax.set_xlabel("effect of exposure (doubly robust, 95% interval clustered by user)")
@@ -160,13 +164,10 @@ def policy_incremental(report: dict[str, Any]) -> Figure:
     est = 1000 * np.array([r["estimate"] for r in dr])
     low, high = 1000 * np.array([r["ci_low"] for r in dr]), 1000 * np.array([r["ci_high"] for r in dr])
     fig, ax = plt.subplots(figsize=(7, 0.6 * len(names) + 1.5))
-    y = np.arange(len(names))[::-1]
-    ax.errorbar(est, y, xerr=[est - low, high - est], fmt="o", capsize=3, label="off-policy estimate (DR)")
+    y = _interval_rows(ax, names, est, low, high, label="off-policy estimate (DR)")
     truths = [report["policies"][n].get("truth", {}).get("incremental_per_user") for n in names]
     if all(t is not None for t in truths):
         ax.scatter(1000 * np.array(truths), y, marker="x", color="#d62728", zorder=3, label="simulated truth")
-    ax.set_yticks(y, names)
-    ax.axvline(0, color="grey", lw=0.8)
     ax.set_xlabel(f"incremental outcomes per 1,000 users from the top-{report['k']} list")
     ax.set_title("What each ranking would cause")
     ax.legend(loc="best", fontsize=8)
