@@ -228,10 +228,7 @@ class Audit(BaseEstimator):
     # -- the four verbs -------------------------------------------------------------------------------------
     def _check_arguments(self) -> None:
         """Wrong arguments are ValueErrors before any work, not errors from deep inside scikit-learn."""
-        # a comma-separated string, as the CLI and the notebooks take it; a bare string was split into letters
-        names = self.estimators.split(",") if isinstance(self.estimators, str) else self.estimators
-        self.estimator_names_ = tuple(name.strip() for name in names)
-        check_estimators(self.estimator_names_, self.estimator_params)
+        check_estimators(self._estimator_names(), self.estimator_params)
         check_fold_settings(self.n_folds, self.random_state)
         check_concepts(self.concepts)
 
@@ -268,6 +265,12 @@ class Audit(BaseEstimator):
                                              effect_modifiers=self.effect_modifiers_ or None)
         return self
 
+    def _estimator_names(self) -> tuple[str, ...]:
+        """``estimators`` as a tuple: a comma-separated string, as the CLI and the notebooks write it, was
+        iterated letter by letter."""
+        names = self.estimators.split(",") if isinstance(self.estimators, str) else self.estimators
+        return tuple(name.strip() for name in names)
+
     def _after(self, verb: str, attribute: str, previous: str) -> None:
         """A verb called before the one it builds on gets a clear error, not an AttributeError from inside."""
         if not hasattr(self, attribute):
@@ -289,8 +292,8 @@ class Audit(BaseEstimator):
         self.nuisances_: dict[str, Nuisances] = {}
         self.cates_: dict[tuple[str, str], np.ndarray] = {}  # per-row effects, kept to score against a known truth
         X_mod = self.sets_.modifiers.to_numpy(float) if self.sets_.modifiers.shape[1] else None
-        jobs = [("naive", "none")] if "naive" in self.estimator_names_ else []
-        jobs += [(e, r) for r in self.rungs_ for e in self.estimator_names_ if e != "naive" and r != "none"]
+        jobs = [("naive", "none")] if "naive" in self._estimator_names() else []
+        jobs += [(e, r) for r in self.rungs_ for e in self._estimator_names() if e != "naive" and r != "none"]
         for name, rung in tqdm(jobs, desc="estimating", disable=not self.progress, leave=False):
             W = self.sets_.matrix(rung)
             if rung not in self.nuisances_ and name != "naive":
@@ -334,7 +337,7 @@ class Audit(BaseEstimator):
     def _refuse_estimators_too_costly(self, n_features: int) -> None:
         """A data problem for each chosen estimator that cannot fit this many rows and features."""
         too_big = [Problem(self.roles_.treatment, problem, hint=f"leave {name} out of the estimators")
-                   for name in self.estimator_names_
+                   for name in self._estimator_names()
                    if (problem := self._make_estimator(name).size_problem(self.t_, n_features))]
         if too_big:
             raise DataError(too_big)
@@ -531,7 +534,7 @@ class Audit(BaseEstimator):
         def plain(value: Any) -> Any:
             return value if isinstance(value, (bool, int, float, str, type(None))) else repr(value)
 
-        return {"estimators": list(self.estimator_names_),
+        return {"estimators": list(self._estimator_names()),
                 "estimator_params": {name: {key: plain(value) for key, value in settings.items()}
                                      for name, settings in (self.estimator_params or {}).items()},
                 "n_folds": self.n_folds, "random_state": self.random_state, "refuters": self.run_refuters,
