@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from recuplift.io import atomic_path, read_json, read_table, write_json, write_table
+from recuplift.io import atomic_path, atomic_paths, read_json, read_table, write_json, write_table
 from recuplift.schema import DataError
 
 
@@ -67,6 +67,29 @@ def test_failed_write_leaves_no_file(tmp_path):
             raise RuntimeError("killed mid-write")
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_files_written_together_are_replaced_together_or_not_at_all(tmp_path, frame, monkeypatch):
+    table, description = tmp_path / "t.parquet", tmp_path / "t.json"
+    with atomic_paths(table, description) as (tmp_table, tmp_description):
+        write_table(frame, tmp_table)
+        write_json({"run": 1}, tmp_description)
+    assert read_json(description) == {"run": 1} and len(read_table(table)) == 3
+    with pytest.raises(RuntimeError):  # the second file fails: the first one written keeps its old version too
+        with atomic_paths(table, description) as (tmp_table, tmp_description):
+            write_table(frame.head(1), tmp_table)
+            raise RuntimeError("killed before the JSON")
+    assert len(read_table(table)) == 3 and read_json(description) == {"run": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json", "t.parquet"]  # no temporary left behind
+    # the simulator's log and its description are one such pair
+    import importlib
+
+    simulate_module = importlib.import_module("recuplift.simulate")  # the module: the package exports a function
+
+    monkeypatch.setattr(simulate_module, "write_json", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("full")))
+    with pytest.raises(RuntimeError):
+        simulate_module.simulate(n_users=20, n_candidates=3, n_items=10, seed=0).write(tmp_path / "sim")
+    assert not (tmp_path / "sim" / "impressions.parquet").exists()  # was written before the JSON failed
 
 
 def test_failed_write_keeps_previous_version(tmp_path, frame):

@@ -262,7 +262,7 @@ def rank(
     max_per_category: Annotated[Optional[int], typer.Option("--max-per-category", min=1, help="At most this many items of one category per list.")] = None,
 ) -> None:
     """Rerank candidates by relevance, uplift or a blend; estimate each list's value off policy."""
-    from .io import read_table, to_json_safe, write_json, write_table
+    from .io import atomic_paths, read_table, to_json_safe, write_json, write_table
     from .plots import policy_incremental
     from .ranking import evaluate_rankings, ranking_next_step
     from .targeting import check_log_matches_audit, read_audit_roles, read_audit_uplift, read_exclusions
@@ -292,10 +292,12 @@ def rank(
         if removed == 0:
             typer.echo("warning: no exclusion matched a candidate (user, item) pair; check its ids against the log's",
                        err=True)
-    figure = policy_incremental(report)  # drawn before anything is written: a failure leaves no partial output
-    write_table(rankings, out / "ranking.parquet")
-    write_json(to_json_safe(report), out / "ranking.json")
-    _save_figure(figure, out / "figures" / "policies.png")
+    figure = policy_incremental(report)
+    # the lists, their report and their figure are replaced together: a failed rerun never mixes two runs
+    with atomic_paths(out / "ranking.parquet", out / "ranking.json", out / "figures" / "policies.png") as paths:
+        write_table(rankings, paths[0])
+        write_json(to_json_safe(report), paths[1])
+        _save_figure(figure, paths[2])
     for name, entry in report["policies"].items():
         value_row = entry["value_per_user"]
         chosen = next(r for r in value_row["estimates"] if r["estimator"] == value_row["recommended"])

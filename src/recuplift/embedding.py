@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .io import atomic_path, read_table, write_table
+from .io import atomic_paths, read_table, write_table
 from .schema import DataError, Problem, Roles, check_text
 from .text import EncodeStats, TextEncoder, clean_text
 
@@ -39,15 +39,19 @@ def embed_columns(data: str | pd.DataFrame, columns: list[str] | None, out: str 
     out = Path(out)
     stats: dict[str, EncodeStats] = {}
     rows: dict[str, np.ndarray] = {}
+    tables: dict[str, pa.Table] = {}
     for column in columns:
         codes, uniques = pd.factorize(df[column].map(clean_text), use_na_sentinel=True)
         vectors = encoder.encode(list(uniques))
         stats[column] = EncodeStats(**{**encoder.last_stats_.__dict__, "n_texts": len(df),
                                        "n_missing": int((codes < 0).sum())})
-        table = pa.table({"text": pa.array(list(uniques), pa.string()),
-                          "embedding": pa.FixedSizeListArray.from_arrays(vectors.ravel(), vectors.shape[1])})
-        with atomic_path(out / f"{column}.parquet") as tmp:
-            pq.write_table(table, tmp)
+        tables[column] = pa.table({"text": pa.array(list(uniques), pa.string()),
+                                   "embedding": pa.FixedSizeListArray.from_arrays(vectors.ravel(), vectors.shape[1])})
         rows[column] = codes
-    write_table(pd.DataFrame(rows), out / "rows.parquet")
+    # every column's table and the row index are replaced together: a run stopped half-way used to leave a new
+    # item_text.parquet beside the previous run's rows.parquet
+    with atomic_paths(*(out / f"{column}.parquet" for column in columns), out / "rows.parquet") as paths:
+        for column, path in zip(columns, paths):
+            pq.write_table(tables[column], path)
+        write_table(pd.DataFrame(rows), paths[-1])
     return stats

@@ -40,6 +40,15 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink()
 
 
+@contextlib.contextmanager
+def atomic_paths(*paths: str | os.PathLike[str]) -> Iterator[list[Path]]:
+    """Temporary paths beside each of ``paths``, renamed onto them only if the whole block succeeds: files that
+    belong together (a table and the JSON that describes it) are replaced together or not at all, so a failed
+    rerun never leaves a new table beside an old description."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(atomic_path(path)) for path in paths]
+
+
 DECIMAL_COMMA = r"[+-]?(\d+|\d*,\d+)"  # 12, 0,25 or ,5: a number written with a decimal comma
 
 

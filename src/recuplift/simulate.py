@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from .io import write_json, write_table
+from .io import atomic_paths, write_json, write_table
 from .schema import check_whole
 
 CATEGORIES: dict[str, list[str]] = {
@@ -176,8 +176,9 @@ class Simulation:
 
     def write(self, out_dir: str | Path) -> Path:
         out = Path(out_dir)
-        write_table(self.data, out / "impressions.parquet")
-        write_json(self.to_dict(), out / "simulation.json")
+        with atomic_paths(out / "impressions.parquet", out / "simulation.json") as (table, description):
+            write_table(self.data, table)
+            write_json(self.to_dict(), description)
         return out
 
 
