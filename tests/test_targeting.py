@@ -37,6 +37,11 @@ def test_targeted_plan_rows_and_choices(audited_log):
     fastest = table.set_index("share").loc[plan.fastest]
     step = plan.next_step()
     assert f"top {plan.fastest:.0%}" in step and f"{int(fastest['n_total']):,} units" in step
+    assert ("may well find nothing" in step) == (fastest["ci_low"] <= 0)
+    for low, said in ((-0.01, True), (0.001, False)):  # an expected effect the audit cannot tell from zero is said
+        shifted = replace(plan, segments=table.assign(ci_low=np.where(table["share"] == plan.fastest, low,
+                                                                      table["ci_low"])))
+        assert ("Its interval includes zero" in shifted.next_step()) == said
     hopeless = replace(plan, segments=table.assign(n_total=np.nan, effect=-abs(table["effect"]),
                                                    incremental_per_1000_units=-1.0))
     assert hopeless.fastest is None and "smallest lift worth shipping" in hopeless.next_step()

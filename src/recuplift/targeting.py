@@ -169,6 +169,9 @@ class TargetedPlan:
         runtime = f" — about {row['weeks']:.1f} weeks" if self.weekly_units else ""
         step = (f"Run the targeted test on the top {q:.0%} of predicted uplift: {int(row['n_total']):,} units in "
                 f"total{runtime}, expecting {row['effect']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}].")
+        if row["ci_low"] <= 0:  # the sample is sized for the point estimate, which the audit cannot tell from 0
+            step += (" Its interval includes zero, so the test may well find nothing: size it for the smallest lift "
+                     "worth shipping if that is what a null result must rule out.")
         wider = self.most_incremental
         if wider is not None and wider != q:
             step += f" If it confirms, the most incremental roll-out is the top {wider:.0%}."
