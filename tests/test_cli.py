@@ -220,6 +220,17 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     assert lists.merge(excluded).empty
     shown = lists.merge(sim.data[["user_id", "item_id", "category"]], on=["user_id", "item_id"])
     assert shown.groupby(["policy", "user_id", "category"], observed=True).size().max() == 1
+    sessions = tmp_path / "sessions.parquet"  # each user's candidates came in two requests
+    sim.data.assign(request=sim.data["user_id"].astype(str) + np.where(np.arange(len(sim.data)) % 2, "-a", "-b")
+                    ).to_parquet(sessions)
+    per = run_cli("rank", str(sessions), "--uplift", str(audit_dir), "--k", "2", "--bootstrap", "20", "--per", "request",
+                  "--out", str(tmp_path / "per"))
+    assert per.returncode == 0, per.stderr
+    by_request = pd.read_parquet(tmp_path / "per" / "ranking.parquet")
+    assert "request" in by_request.columns and by_request.groupby(["policy", "request"]).size().max() == 2
+    assert by_request.groupby(["policy", "user_id"]).size().max() == 4  # two lists of two for every user
+    unknown = run_cli("rank", str(data), "--uplift", str(audit_dir), "--per", "session", "--out", str(tmp_path / "w"))
+    assert unknown.returncode == 2 and "'session' is not a column of the log" in unknown.stderr
     half = run_cli("rank", str(data), "--uplift", str(audit_dir), "--max-per-category", "1", "--out", str(tmp_path / "z"))
     assert half.returncode == 2 and "needs both --category COLUMN and --max-per-category N" in half.stderr
     short = run_cli("rank", str(data), "--uplift", str(tmp_path / "missing"), "--out", str(tmp_path / "x"))

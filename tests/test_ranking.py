@@ -84,6 +84,32 @@ def test_missing_scores_k_and_repeated_pairs():
     assert metrics["causal_precision_at_k"] == pytest.approx(((0.30 + 0.50) / 2 + 0.20) / 2)  # one i3 per list
 
 
+def test_one_list_per_request():
+    # user a came twice (requests r1, r2), each with its own candidates; i3 was a candidate in both
+    requests = pd.concat([CANDIDATES.assign(request_id=np.where(CANDIDATES.user_id == "a", "r1", "r3")),
+                          CANDIDATES[CANDIDATES.user_id == "a"].iloc[1:].assign(request_id="r2", uplift=[0.5, 0.4, 0.0])],
+                         ignore_index=True)
+    listed = rerank(requests, "uplift", k=2, per="request_id")
+    assert list(listed.columns) == ["policy", "user_id", "request_id", "item_id", "rank", "score"]
+    lists = listed.groupby("request_id")["item_id"].apply(list).to_dict()
+    assert lists == {"r1": ["i3", "i4"], "r2": ["i2", "i3"], "r3": ["i5", "i1"]}
+    assert rerank(requests, "uplift", k=2).groupby("user_id").size().to_dict() == {"a": 2, "b": 2}  # per user
+    mask = recommended_mask(requests, listed, per="request_id")
+    assert mask[(requests.request_id == "r2") & (requests.item_id == "i4")].tolist() == [0.0]  # r1 lists i4, r2 not
+    assert mask[(requests.request_id == "r1") & (requests.item_id == "i4")].tolist() == [1.0]
+    excluded = rerank(requests, "uplift", k=2, per="request_id", exclude=pd.DataFrame({"user_id": ["a"], "item_id": ["i3"]}))
+    assert "i3" not in excluded[excluded.user_id == "a"].item_id.tolist()  # never shown to a, in any request
+    truth = requests.rename(columns={"uplift": "true_uplift"})
+    metrics = causal_ranking_metrics(listed, truth, k=2, n_bootstrap=20, per="request_id")
+    # per user, over all of the user's lists: a gets (0.30 + 0.10) + (0.50 + 0.40), b gets 0.20 + 0.05
+    assert metrics["incremental_per_1000_users"] == pytest.approx(1000 * (1.30 + 0.25) / 2)
+    assert shared_with(listed, rerank(requests, "relevance", k=2, per="request_id"), per="request_id") <= 1.0
+    with pytest.raises(ValueError, match=r"request column 'request_id' is missing on 1 candidate rows \(rows 0\)"):
+        rerank(requests.assign(request_id=requests["request_id"].where(requests.index != 0)), per="request_id")
+    with pytest.raises(ValueError, match=r"candidates lack \['session'\]"):
+        rerank(requests, per="session")
+
+
 def test_causal_metrics_by_hand():
     ranking = rerank(CANDIDATES, "uplift", k=2)
     truth = CANDIDATES.rename(columns={"uplift": "true_uplift"})
@@ -125,12 +151,12 @@ def test_ranking_report_on_an_audited_log(audited_log):
     assert logging["estimate"] == pytest.approx(candidates["outcome"].sum() / candidates["user_id"].nunique(), rel=0.05)
     with pytest.raises(ValueError, match="no policy given; choose from relevance"):  # was pandas' 'No objects to concatenate'
         evaluate_rankings(candidates, policies=())
-    assert report["users_listing_every_candidate"] == 0.0 and "smaller k" not in ranking_next_step(report)
+    assert report["lists_showing_every_candidate"] == 0.0 and "smaller k" not in ranking_next_step(report)
     # k at the candidates per user (10): every list holds the same items, which the next step used to blame on
     # predicted uplift ranking 'almost as relevance does'
-    with pytest.warns(UserWarning, match="k=10 is at least the number of candidates of 100% of users"):
+    with pytest.warns(UserWarning, match="k=10 is at least the number of candidates of 100% of lists"):
         _, whole = evaluate_rankings(candidates, k=10, n_bootstrap=20)
-    assert whole["users_listing_every_candidate"] == 1.0 and whole["policies"]["uplift"]["shared_with_relevance"] == 1.0
+    assert whole["lists_showing_every_candidate"] == 1.0 and whole["policies"]["uplift"]["shared_with_relevance"] == 1.0
     assert ranking_next_step(whole).endswith("so the lists hold the same items: choose a smaller k.")
 
 

@@ -260,6 +260,7 @@ def rank(
     exclude: Annotated[Optional[str], typer.Option("--exclude", help="Table of (user, item) pairs never to show, e.g. already bought: Parquet, CSV or file.duckdb::table, with the log's id columns.")] = None,
     category: Annotated[Optional[str], typer.Option("--category", help="Category column of the log, for --max-per-category.")] = None,
     max_per_category: Annotated[Optional[int], typer.Option("--max-per-category", min=1, help="At most this many items of one category per list.")] = None,
+    per: Annotated[Optional[str], typer.Option("--per", help="Request column of the log: one list per request instead of one per user.")] = None,
 ) -> None:
     """Rerank candidates by relevance, uplift or a blend; estimate each list's value off policy."""
     from .io import atomic_paths, read_table, to_json_safe, write_json, write_table
@@ -274,16 +275,17 @@ def rank(
     if (max_per_category is None) != (category is None):
         raise typer.BadParameter("a per-category cap needs both --category COLUMN and --max-per-category N",
                                  param_hint="--category/--max-per-category")
-    if category is not None and category not in log.columns:
-        raise typer.BadParameter(f"{category!r} is not a column of the log", param_hint="--category")
-    extra = [c for c in log.columns if c.startswith("true_") or c in (value, category)]
+    for name, column in (("--category", category), ("--per", per)):
+        if column is not None and column not in log.columns:
+            raise typer.BadParameter(f"{column!r} is not a column of the log", param_hint=name)
+    extra = [c for c in log.columns if (c.startswith("true_") or c in (value, category, per)) and c not in table.columns]
     candidates = table.join(log[extra].reset_index(drop=True))
     exclusions = read_exclusions(exclude, table, roles) if exclude is not None else None
     names = tuple(p.strip() for p in policies.split(",") if p.strip())
     try:
         rankings, report = evaluate_rankings(candidates, k=k, policies=names, blend=blend, value=value,
                                              n_bootstrap=bootstrap, random_state=seed, exclude=exclusions,
-                                             category=category, max_per_category=max_per_category)
+                                             category=category, max_per_category=max_per_category, per=per)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
     if "exclusions" in report:

@@ -60,31 +60,46 @@ def policy_scores(candidates: pd.DataFrame, policy: Policy, blend: float = 0.5, 
 
 def rerank(candidates: pd.DataFrame, policy: Policy = "uplift", k: int = 5, blend: float = 0.5,
            value: str | None = None, exclude: pd.DataFrame | None = None, category: str | None = None,
-           max_per_category: int | None = None, user: str = "user_id", item: str = "item_id") -> pd.DataFrame:
-    """Top-``k`` per user: one row per (user, rank) with ``policy, user_id, item_id, rank, score``.
+           max_per_category: int | None = None, user: str = "user_id", item: str = "item_id",
+           per: str | None = None) -> pd.DataFrame:
+    """Top-``k`` per user — or per request, with ``per`` naming the request column: one row per (list, rank)
+    with ``policy, user_id, [per,] item_id, rank, score``.
 
     ``candidates`` needs ``user``, ``item``, ``relevance`` and/or ``uplift`` columns (as the audit writes
-    them). ``exclude``: (user, item) pairs never to show (e.g. already bought). ``max_per_category``: at most
-    that many items of one ``category`` per list.
+    them). ``exclude``: (user, item) pairs never to show (e.g. already bought), in any of the user's lists.
+    ``max_per_category``: at most that many items of one ``category`` per list.
     """
     check_whole(k, "k", 1)
-    missing = [c for c in (user, item) if c not in candidates.columns]
+    keys = list_keys(user, per)
+    missing = [c for c in (*keys, item) if c not in candidates.columns]
     if missing:
         raise ValueError(f"candidates lack {missing}")
+    if per is not None and candidates[per].isna().any():  # a row without its request would be left out of every list
+        rows = ", ".join(map(str, offending_rows(candidates[per].isna())))
+        raise ValueError(f"request column '{per}' is missing on {int(candidates[per].isna().sum()):,} candidate rows "
+                         f"(rows {rows}): every candidate needs the request it was a candidate for")
     _check_list_rules(candidates, exclude, category, max_per_category, user, item)
     frame = candidates.copy()
     frame["score"] = policy_scores(frame, policy, blend, value)
     if exclude is not None:
-        keys = pd.MultiIndex.from_frame(exclude[[user, item]])
-        frame = frame[~pd.MultiIndex.from_frame(frame[[user, item]]).isin(keys)]
-    frame = frame.sort_values([user, "score", item], ascending=[True, False, True], kind="stable")
-    frame = frame.drop_duplicates([user, item])  # a pair logged on several rows is listed once, by its best row
+        excluded = pd.MultiIndex.from_frame(exclude[[user, item]])
+        frame = frame[~pd.MultiIndex.from_frame(frame[[user, item]]).isin(excluded)]
+    frame = frame.sort_values([*keys, "score", item], ascending=[True] * len(keys) + [False, True], kind="stable")
+    frame = frame.drop_duplicates([*keys, item])  # a pair logged on several rows is listed once, by its best row
     if max_per_category is not None:
-        frame = frame[frame.groupby([user, category], observed=True, dropna=False).cumcount() < max_per_category]
-    frame["rank"] = frame.groupby(user).cumcount() + 1
+        frame = frame[frame.groupby([*keys, category], observed=True, dropna=False).cumcount() < max_per_category]
+    frame["rank"] = frame.groupby(keys, observed=True).cumcount() + 1
     top = frame[frame["rank"] <= k]
-    return pd.DataFrame({"policy": policy, "user_id": top[user].to_numpy(), "item_id": top[item].to_numpy(),
+    return pd.DataFrame({"policy": policy, "user_id": top[user].to_numpy(),
+                         **({per: top[per].to_numpy()} if per else {}), "item_id": top[item].to_numpy(),
                          "rank": top["rank"].to_numpy(), "score": top["score"].to_numpy()})
+
+
+def list_keys(user: str = "user_id", per: str | None = None) -> list[str]:
+    """The columns that name one list: the user's, or one per request of the user's."""
+    if per is not None and per == user:
+        return [user]
+    return [user, per] if per else [user]
 
 
 def _check_list_rules(candidates: pd.DataFrame, exclude: pd.DataFrame | None, category: str | None,
@@ -106,33 +121,37 @@ def _check_list_rules(candidates: pd.DataFrame, exclude: pd.DataFrame | None, ca
 
 
 def recommended_mask(candidates: pd.DataFrame, ranking: pd.DataFrame, user: str = "user_id",
-                     item: str = "item_id") -> np.ndarray:
+                     item: str = "item_id", per: str | None = None) -> np.ndarray:
     """Which candidate rows a ranking shows (1) or not (0), in the candidates' order."""
-    shown = pd.MultiIndex.from_frame(ranking[["user_id", "item_id"]].rename(columns={"user_id": user, "item_id": item}))
-    return pd.MultiIndex.from_frame(candidates[[user, item]]).isin(shown).astype(float)
+    keys = [*list_keys("user_id", per), "item_id"]
+    shown = pd.MultiIndex.from_frame(ranking[keys].rename(columns={"user_id": user, "item_id": item}))
+    return pd.MultiIndex.from_frame(candidates[[*list_keys(user, per), item]]).isin(shown).astype(float)
 
 
-def shared_with(ranking: pd.DataFrame, reference: pd.DataFrame) -> float:
-    """Mean over users of the share of a ranking's listed items that ``reference`` also lists. An uplift list
+def shared_with(ranking: pd.DataFrame, reference: pd.DataFrame, per: str | None = None) -> float:
+    """Mean over lists of the share of a ranking's listed items that ``reference`` also lists. An uplift list
     that shares nearly everything with the relevance list changes little, whatever its scores say — the
     first thing to check before planning a test of it."""
-    listed = ranking.groupby("user_id").size()
-    common = ranking.merge(reference[["user_id", "item_id"]], on=["user_id", "item_id"]).groupby("user_id").size()
+    keys = list_keys("user_id", per)
+    listed = ranking.groupby(keys).size()
+    common = ranking.merge(reference[[*keys, "item_id"]], on=[*keys, "item_id"]).groupby(keys).size()
     return float((common.reindex(listed.index, fill_value=0) / listed).mean()) if len(listed) else float("nan")
 
 
 def causal_ranking_metrics(ranking: pd.DataFrame, true_uplift: pd.DataFrame, k: int,
-                           n_bootstrap: int = 200, random_state: int = 0) -> dict[str, float]:
+                           n_bootstrap: int = 200, random_state: int = 0, per: str | None = None) -> dict[str, float]:
     """Judge a ranking against the true uplift (``user_id, item_id, true_uplift``), with bootstrap intervals
     over users for the incremental outcomes.
 
     - causal precision@k: mean true uplift of the listed items (Sato et al. 2020);
     - CDCG@k: Σ uplift / log2(1 + rank), a discounted causal gain;
-    - incremental outcomes per 1,000 users: 1000 × mean over users of the listed items' total uplift.
+    - incremental outcomes per 1,000 users: 1000 × mean over users of the listed items' total uplift (over all
+      of a user's lists when there is one per request).
     """
-    per_pair = true_uplift.groupby(["user_id", "item_id"], as_index=False, observed=True)["true_uplift"].mean()
-    joined = ranking[ranking["rank"] <= k].merge(per_pair, on=["user_id", "item_id"], how="left")  # a pair on
-    # several rows (impressions) is one listed item
+    keys = [*list_keys("user_id", per), "item_id"]
+    per_pair = true_uplift.groupby(keys, as_index=False, observed=True)["true_uplift"].mean()
+    joined = ranking[ranking["rank"] <= k].merge(per_pair, on=keys, how="left")  # a pair on several rows
+    # (impressions) is one listed item
     if joined["true_uplift"].isna().any():
         raise ValueError("some ranked pairs have no true uplift")
     tau = joined["true_uplift"].to_numpy(float)
@@ -160,10 +179,10 @@ def _weighted_auuc(order: np.ndarray, dr: np.ndarray, weights: np.ndarray) -> np
 
 
 def uplift_at_k(candidates: pd.DataFrame, ranking: pd.DataFrame, scores: np.ndarray, dr_score: str = "dr_score",
-                n_bootstrap: int = 200, random_state: int = 0) -> dict[str, float]:
+                n_bootstrap: int = 200, random_state: int = 0, per: str | None = None) -> dict[str, float]:
     """Without truth: the mean doubly robust score of the listed rows (their estimated effect) and the AUUC
     of the policy's ``scores`` over all candidates, both with bootstrap intervals over users."""
-    shown = (recommended_mask(candidates, ranking) > 0).astype(float)
+    shown = (recommended_mask(candidates, ranking, per=per) > 0).astype(float)
     dr = candidates[dr_score].to_numpy(float)
     weights = bootstrap_weights(candidates["user_id"].to_numpy(), len(dr), n_bootstrap, np.random.default_rng(random_state))
     at_k = weights @ (shown * dr) / (weights @ shown)
@@ -178,7 +197,7 @@ def uplift_at_k(candidates: pd.DataFrame, ranking: pd.DataFrame, scores: np.ndar
 def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str, ...] = ("relevance", "uplift", "blend"),
                       blend: float = 0.5, value: str | None = None, n_bootstrap: int = 200,
                       random_state: int = 0, exclude: pd.DataFrame | None = None, category: str | None = None,
-                      max_per_category: int | None = None) -> tuple[pd.DataFrame, dict]:
+                      max_per_category: int | None = None, per: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Rank the audited candidates under each policy and estimate, off policy, what each list would earn.
 
     ``candidates``: the audit's per-row table (``user_id, item_id, exposed, outcome, propensity, uplift,
@@ -187,7 +206,8 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     estimators, DR recommended) and incremental outcomes per user, with intervals; the logging policy too;
     for each list, the share of its items the relevance list also shows (``shared_with_relevance``, when
     relevance is among the policies); and truth-based metrics when ``true_uplift`` is present. ``exclude``,
-    ``category`` and ``max_per_category`` are :func:`rerank`'s list rules, applied to every policy's list.
+    ``category`` and ``max_per_category`` are :func:`rerank`'s list rules, applied to every policy's list;
+    ``per`` names a request column when each request gets its own list (values stay per user).
     """
     from .ope import evaluate, exposure_terms, incremental_value
 
@@ -206,21 +226,21 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     has_truth = {"true_p0", "true_p1", "true_uplift"} <= set(frame.columns)
     report: dict = {"k": k, "policies": {},  # the settings that rebuild these lists and intervals
                     "settings": {"policies": list(policies), "blend": blend, "value": value, "category": category,
-                                 "max_per_category": max_per_category, "n_bootstrap": n_bootstrap,
+                                 "max_per_category": max_per_category, "per": per, "n_bootstrap": n_bootstrap,
                                  "random_state": random_state}}
     rankings = {policy: rerank(frame, policy, k=k, blend=blend, value=value, exclude=exclude, category=category,
-                               max_per_category=max_per_category) for policy in policies}
-    report["users_listing_every_candidate"] = _share_listing_everything(frame, k)
-    if report["users_listing_every_candidate"] > 0.5:  # then the policies' lists hold the same items
-        warnings.warn(f"k={k} is at least the number of candidates of {report['users_listing_every_candidate']:.0%} "
-                      f"of users: their lists show every candidate whatever the policy, so for them the policies "
-                      f"cannot differ; choose a k below the candidates per user", stacklevel=2)
+                               max_per_category=max_per_category, per=per) for policy in policies}
+    report["lists_showing_every_candidate"] = _share_listing_everything(frame, k, per)
+    if report["lists_showing_every_candidate"] > 0.5:  # then the policies' lists hold the same items
+        warnings.warn(f"k={k} is at least the number of candidates of {report['lists_showing_every_candidate']:.0%} "
+                      f"of lists: they show every candidate whatever the policy, so there the policies cannot "
+                      f"differ; choose a k below the candidates per list", stacklevel=2)
     if exclude is not None:
         pairs = exclude[["user_id", "item_id"]].drop_duplicates()
         removed = pd.MultiIndex.from_frame(frame[["user_id", "item_id"]]).isin(pd.MultiIndex.from_frame(pairs))
         report["exclusions"] = {"pairs": len(pairs), "candidate_rows_removed": int(removed.sum())}
     targets = {"logging": frame["propensity"].to_numpy(float),
-               **{policy: recommended_mask(frame, ranking) for policy, ranking in rankings.items()}}
+               **{policy: recommended_mask(frame, ranking, per=per) for policy, ranking in rankings.items()}}
     for name, target in targets.items():
         value_est = evaluate(exposure_terms(**args, target=target, **models, users=users),
                              n_bootstrap=n_bootstrap, random_state=random_state)
@@ -230,9 +250,9 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
         if name != "logging":
             entry["uplift_validation"] = uplift_at_k(frame, rankings[name],
                                                      policy_scores(frame, name, blend, value), n_bootstrap=n_bootstrap,
-                                                     random_state=random_state)
+                                                     random_state=random_state, per=per)
             if "relevance" in rankings:
-                entry["shared_with_relevance"] = shared_with(rankings[name], rankings["relevance"])
+                entry["shared_with_relevance"] = shared_with(rankings[name], rankings["relevance"], per)
         if has_truth:
             n_users = len(np.unique(users))
             true_value = float((target * frame["true_p1"] + (1 - target) * frame["true_p0"]).sum() / n_users)
@@ -243,14 +263,14 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                               "value_covered": bool(chosen["ci_low"] <= true_value <= chosen["ci_high"]),
                               "incremental_covered": bool(dr_inc["ci_low"] <= true_incremental <= dr_inc["ci_high"])}
             if name != "logging":
-                entry["truth"].update(causal_ranking_metrics(rankings[name], frame, k, n_bootstrap, random_state))
+                entry["truth"].update(causal_ranking_metrics(rankings[name], frame, k, n_bootstrap, random_state, per))
         report["policies"][name] = entry
     return pd.concat(rankings.values(), ignore_index=True), report
 
 
-def _share_listing_everything(candidates: pd.DataFrame, k: int) -> float:
-    """The share of users with at most ``k`` distinct candidate items: every list shows all of them."""
-    return float((candidates.groupby("user_id", observed=True)["item_id"].nunique() <= k).mean())
+def _share_listing_everything(candidates: pd.DataFrame, k: int, per: str | None = None) -> float:
+    """The share of lists with at most ``k`` distinct candidate items: each shows all of them."""
+    return float((candidates.groupby(list_keys("user_id", per), observed=True)["item_id"].nunique() <= k).mean())
 
 
 NEARLY_RELEVANCE = 0.9  # an uplift list sharing this share of its items with the relevance list barely differs
@@ -274,9 +294,9 @@ def ranking_next_step(report: dict) -> str:
         advice = (f"A/B test the {best} list against the current ranking: off policy it causes {interval} "
                   f"incremental outcomes; the planning report sizes the test.")
     shared = report["policies"].get("uplift", {}).get("shared_with_relevance")
-    if report.get("users_listing_every_candidate", 0.0) >= 1.0:
-        advice += (f" Every list shows all of its user's candidates (k = {report['k']} is at least the candidates per "
-                   f"user), so the lists hold the same items: choose a smaller k.")
+    if report.get("lists_showing_every_candidate", 0.0) >= 1.0:
+        advice += (f" Every list shows all of its candidates (k = {report['k']} is at least the candidates per list), "
+                   f"so the lists hold the same items: choose a smaller k.")
     elif shared is not None and shared >= NEARLY_RELEVANCE:
         advice += (f" The uplift list shows {shared:.0%} of the relevance list's items: on this log predicted uplift "
                    f"ranks almost as relevance does.")
