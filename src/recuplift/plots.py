@@ -11,13 +11,18 @@ from matplotlib.figure import Figure
 
 
 def _interval_rows(ax: Any, labels: list[str], estimate: Any, low: Any, high: Any,  # noqa: ANN401 - an Axes
-                   label: str | None = None) -> np.ndarray:
-    """One row per label, top down: the estimate with its 95% interval bar, and a line at zero. Returns the y."""
+                   label: str | None = None, reference: tuple[float, str, str] | None = None) -> np.ndarray:
+    """One row per label, top down: the estimate with its 95% interval bar, a line at zero and, given
+    ``(x, label, colour)``, a dashed reference line (the truth, the overall effect). Returns the rows' y."""
     estimate, low, high = (np.asarray(a, float) for a in (estimate, low, high))
     y = np.arange(len(labels))[::-1]
     ax.errorbar(estimate, y, xerr=[estimate - low, high - estimate], fmt="o", color="#1f77b4", capsize=3, label=label)
     ax.set_yticks(y, labels)
     ax.axvline(0, color="grey", lw=0.8)
+    if reference is not None:
+        x, text, colour = reference
+        ax.axvline(x, color=colour, ls="--", label=text)
+        ax.legend(loc="best")
     return y
 
 
@@ -25,10 +30,8 @@ def ladder(estimates: pd.DataFrame, truth: float | None = None) -> Figure:
     """ATE with 95% intervals per adjustment rung and estimator: what each rung of adjustment changed."""
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(estimates) + 1.5))
     _interval_rows(ax, [f"{r.estimator} · {r.adjustment}" for r in estimates.itertuples()], estimates["ate"],
-                   estimates["ci_low"], estimates["ci_high"])
-    if truth is not None:
-        ax.axvline(truth, color="#d62728", ls="--", label=f"true ATE {truth:.4f}")
-        ax.legend(loc="lower right")
+                   estimates["ci_low"], estimates["ci_high"],
+                   reference=None if truth is None else (truth, f"true ATE {truth:.4f}", "#d62728"))
     ax.set_xlabel("average effect of exposure (95% interval, clustered by user)")
     ax.set_title("Adjustment ladder")
     fig.tight_layout()
@@ -97,9 +100,7 @@ def group_effects(rows: list[dict[str, Any]], ate: float, levels_per_column: int
         ax.set_axis_off()
         return fig
     _interval_rows(ax, [f"{r.column} = {r.level} ({r.rows:,})" for r in table.itertuples()], table["estimate"],
-                   table["ci_low"], table["ci_high"])
-    ax.axvline(ate, color="#2ca02c", ls="--", label=f"overall ATE {ate:+.4f}")
-    ax.legend(loc="best")
+                   table["ci_low"], table["ci_high"], reference=(ate, f"overall ATE {ate:+.4f}", "#2ca02c"))
     ax.set_xlabel("effect of exposure (doubly robust, 95% interval clustered by user)")
     ax.set_title("Effect by group (rows per level)")
     fig.tight_layout()
