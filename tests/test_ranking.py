@@ -75,11 +75,13 @@ def test_missing_scores_k_and_repeated_pairs():
     for k in (0, 2.5, True):
         with pytest.raises(ValueError, match="k must be a whole number ≥ 1"):
             rerank(CANDIDATES, "uplift", k=k)
-    # user a saw i3 twice (two impressions): the list names it once, ranked by its better row
+    # user a saw i3 twice (two impressions): the list names it once, scored by the mean of its rows
     twice = pd.concat([CANDIDATES, CANDIDATES.iloc[[2]].assign(uplift=0.50)], ignore_index=True)
     listed = rerank(twice, "uplift", k=3)
     assert listed[listed.user_id == "a"].item_id.tolist() == ["i3", "i4", "i2"]
-    assert listed[listed.user_id == "a"].score.iloc[0] == 0.50
+    assert listed[listed.user_id == "a"].score.iloc[0] == pytest.approx(0.40)
+    low = pd.concat([CANDIDATES, CANDIDATES.iloc[[2]].assign(uplift=-0.20)], ignore_index=True)  # mean 0.05
+    assert rerank(low, "uplift", k=3).query("user_id == 'a'").item_id.tolist() == ["i4", "i3", "i2"]
     metrics = causal_ranking_metrics(listed, twice.rename(columns={"uplift": "true_uplift"}), k=1, n_bootstrap=20)
     assert metrics["causal_precision_at_k"] == pytest.approx(((0.30 + 0.50) / 2 + 0.20) / 2)  # one i3 per list
 

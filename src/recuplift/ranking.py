@@ -63,7 +63,8 @@ def rerank(candidates: pd.DataFrame, policy: Policy = "uplift", k: int = 5, blen
            max_per_category: int | None = None, user: str = "user_id", item: str = "item_id",
            per: str | None = None) -> pd.DataFrame:
     """Top-``k`` per user — or per request, with ``per`` naming the request column: one row per (list, rank)
-    with ``policy, user_id, [per,] item_id, rank, score``.
+    with ``policy, user_id, [per,] item_id, rank, score``. An item on several rows of one list's candidates
+    (impressions logged twice) is listed once, scored by the mean of its rows.
 
     ``candidates`` needs ``user``, ``item``, ``relevance`` and/or ``uplift`` columns (as the audit writes
     them). ``exclude``: (user, item) pairs never to show (e.g. already bought), in any of the user's lists.
@@ -84,8 +85,11 @@ def rerank(candidates: pd.DataFrame, policy: Policy = "uplift", k: int = 5, blen
     if exclude is not None:
         excluded = pd.MultiIndex.from_frame(exclude[[user, item]])
         frame = frame[~pd.MultiIndex.from_frame(frame[[user, item]]).isin(excluded)]
+    if frame.duplicated([*keys, item]).any():  # a pair logged on several rows is one item to list, scored by the
+        # mean of its rows: its expected score per opportunity, favouring neither its best row nor its row count
+        frame["score"] = frame.groupby([*keys, item], observed=True, dropna=False)["score"].transform("mean")
     frame = frame.sort_values([*keys, "score", item], ascending=[True] * len(keys) + [False, True], kind="stable")
-    frame = frame.drop_duplicates([*keys, item])  # a pair logged on several rows is listed once, by its best row
+    frame = frame.drop_duplicates([*keys, item])
     if max_per_category is not None:
         frame = frame[frame.groupby([*keys, category], observed=True, dropna=False).cumcount() < max_per_category]
     frame["rank"] = frame.groupby(keys, observed=True).cumcount() + 1
