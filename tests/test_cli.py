@@ -146,6 +146,9 @@ def test_plan_rejects_impossible_inputs_without_traceback():
     for segments, message in (("", "give at least one top share"), ("abc", "Invalid value for --segments")):
         bad = run_cli("plan", "--from-audit", "/nonexistent/audit", "--segments", segments)  # '' was a KeyError
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+    mixed = run_cli("plan", "--from-audit", "/nonexistent/audit", "--baseline", "0.05", "--lift", "0.1", "--relative")
+    assert mixed.returncode == 2 and "--baseline, --lift, --relative do not apply with --from-audit" in \
+        " ".join(mixed.stderr.split())  # were dropped without a word
     zero_weeks = run_cli("plan", "--baseline", "0.05", "--lift", "0.01", "--weekly-users", "0")
     assert zero_weeks.returncode == 2 and "weekly units (--weekly-users) must be positive" in zero_weeks.stderr
 

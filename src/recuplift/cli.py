@@ -401,6 +401,12 @@ def plan(
                         treated_share=split, arms=arms, correction=correction, variance_reduction=cuped_r2,
                         sequential=sequential)
         if from_audit is not None:
+            ignored = [flag for flag, given in (("--baseline", baseline is not None), ("--lift", lift is not None),
+                                                ("--sd", sd is not None), ("--relative", relative),
+                                                ("--accumulation", accumulation != 1.0)) if given]
+            if ignored:  # each segment's own baseline and predicted lift are planned for: these were dropped silently
+                raise typer.BadParameter(f"{', '.join(ignored)} do not apply with --from-audit: each segment is "
+                                         f"planned for its own baseline and predicted effect", param_hint="--from-audit")
             try:
                 shares = tuple(float(q) for q in segments.split(",") if q.strip())
             except ValueError:
