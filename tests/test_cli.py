@@ -91,6 +91,8 @@ def test_simulate_rejects_bad_knob(tmp_path):
     assert result.returncode == 2 and "text_noise" in result.stderr and "Traceback" not in result.stderr
     negative_seed = run_cli("simulate", "--out", str(tmp_path), "--seed", "-1")  # every command's --seed is ≥ 0
     assert negative_seed.returncode == 2 and "'--seed'" in negative_seed.stderr and "Traceback" not in negative_seed.stderr
+    randomized = run_cli("simulate", "--out", str(tmp_path / "r"), "--rct", "--confounding", "2")  # was ignored
+    assert randomized.returncode == 2 and "--confounding does not apply with --rct" in " ".join(randomized.stderr.split())
 
 
 @pytest.mark.parametrize("command", ["simulate", "validate", "embed", "audit", "rank", "ope", "plan", "demo"])

@@ -86,6 +86,9 @@ def simulate(
     """Simulate a recommendation log whose confounding runs through text, with ground truth."""
     from .simulate import simulate as run_simulation
 
+    if rct and confounding != 1.0:  # a randomized log has no logger to target anything: it was dropped silently
+        raise typer.BadParameter("--confounding does not apply with --rct: exposure is randomized at the exposure "
+                                 "rate", param_hint="--confounding")
     try:
         sim = run_simulation(n_users=users, n_candidates=candidates, n_items=items, seed=seed, rct=rct,
                              confounding=confounding, text_noise=text_noise, exposure_rate=exposure_rate)
