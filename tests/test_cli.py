@@ -264,6 +264,8 @@ def test_audit_embeds_with_the_model_it_is_given_and_says_which(tmp_path, tiny_m
     wrong = run_cli(*common, "--model", str(tmp_path / "no-such-model"), "--out", str(tmp_path / "b"))
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
     assert "not a local Hugging Face model" in wrong.stderr and not (tmp_path / "b").exists()
+    unused = run_cli(*common, "--text", "", "--model", str(folder), "--out", str(tmp_path / "c"))  # was ignored
+    assert unused.returncode == 2 and "--text '' names none" in " ".join(unused.stderr.split())
 
 
 def test_audit_prints_the_data_warnings_among_them_unnamed_covariates(tmp_path):

@@ -200,6 +200,9 @@ def audit(
         check_estimators(names, settings)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--estimator-param") from err
+    if roles.text == () and (model is not None or pooling != "mean"):  # --text '': nothing for the model to embed
+        raise typer.BadParameter("--model and --pooling embed the text columns, and --text '' names none",
+                                 param_hint="--model/--pooling")
     try:  # a wrong model folder fails here, before the log is read
         encoder = TextEncoder(model=model, pooling=pooling).checked()
     except ValueError as err:
