@@ -188,7 +188,10 @@ def test_ope_on_open_bandit_writes_the_documented_json(tmp_path):
                          (["--logs", "obd:bts/all", "--truth", "obd:random/kids"], "--truth"),
                          (["--logs", "obd:bts/all", "--truth", "obd:random/all", "--policy", "greedy"], "--policy"),
                          (["--logs", "obd:bts/all"], "--truth"),
-                         (["--logs", "obd:bts/all", "--truth", "obd:random/all", "--runs", "1"], "--runs")):
+                         (["--logs", "obd:bts/all", "--truth", "obd:random/all", "--runs", "1"], "--runs"),
+                         # another campaign's click rate, or another policy's, was taken as the truth without a word
+                         (["--logs", "obd:bts/all", "--truth", "obd:random/men"], "compare within one campaign"),
+                         (["--logs", "obd:bts/all", "--truth", "obd:bts/all"], "not obd:bts's")):
         bad = run_cli("ope", *flags, "--out", str(tmp_path / "bad"))
         assert bad.returncode == 2 and named in bad.stderr and "problem in the data" not in bad.stderr, bad.stderr
         assert not (tmp_path / "bad").exists()

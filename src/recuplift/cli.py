@@ -364,6 +364,13 @@ def ope(
     if truth is None:
         raise typer.BadParameter("give the evaluated policy's own log, obd:BEHAVIOR/CAMPAIGN", param_hint="--truth")
     log, truth_log = _open_bandit_log(logs, "--logs"), _open_bandit_log(truth, "--truth")
+    if truth_log.campaign != log.campaign:  # another campaign's items and users: its click rate is no truth here
+        raise typer.BadParameter(f"the truth log is campaign '{truth_log.campaign}' and the evaluated log "
+                                 f"'{log.campaign}': compare within one campaign", param_hint="--truth")
+    own = {"uniform": "random", "random": "random", "bts": "bts"}.get(policy)
+    if own is not None and truth_log.behavior != own:  # a named policy's truth is its own log's click rate
+        raise typer.BadParameter(f"the {policy} policy's on-policy value is the obd:{own}/{log.campaign} log's click "
+                                 f"rate, not obd:{truth_log.behavior}'s", param_hint="--truth")
     as_table = Path(policy).exists() or "::" in policy or policy.endswith((".parquet", ".csv"))
     if policy not in POLICY_NAMES and as_table:  # any table read_table reads, a DuckDB one too
         target = policy_from_table(read_table(policy), log)
