@@ -208,6 +208,8 @@ def test_the_verbs_run_in_order_and_estimators_may_be_a_comma_separated_string()
     modelled = Audit(progress=False).model(df)
     with pytest.raises(NotFittedError, match=r"refute\(\) needs estimate\(\) first"):
         modelled.refute()
+    with pytest.raises(ValueError, match=r"concepts \(premium\) are scored on the text columns, and the audit has none"):
+        Audit(concepts={"premium": "an expensive luxury product"}, progress=False).fit(df)  # were dropped silently
     # the CLI's and the notebooks' spelling; a bare string was iterated letter by letter ('n', 'a', 'i', …)
     result = Audit(estimators="naive, aipw", run_refuters=False, progress=False).fit(df)
     assert set(result.estimates["estimator"]) == {"naive", "aipw"}

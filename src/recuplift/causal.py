@@ -236,6 +236,9 @@ class Audit(BaseEstimator):
         self._check_arguments()
         self.report_ = validate(df, self.roles, n_folds=self.n_folds)
         roles = self.report_.roles
+        if self.concepts and not roles.text:  # they were dropped without a word
+            raise ValueError(f"concepts ({', '.join(self.concepts)}) are scored on the text columns, and the audit has "
+                             f"none: name the text columns (roles text=…) or leave the concepts out")
         self.roles_ = roles
         self.data_ = df.reset_index(drop=True)
         self.index_ = df.index
