@@ -238,7 +238,8 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     assert "request" in by_request.columns and by_request.groupby(["policy", "request"]).size().max() == 2
     assert by_request.groupby(["policy", "user_id"]).size().max() == 4  # two lists of two for every user
     unused = run_cli("rank", str(data), "--uplift", str(audit_dir), "--value", "price", "--out", str(tmp_path / "v"))
-    assert unused.returncode == 2 and "--value sets the 'value' policy, which --policies" in " ".join(unused.stderr.split())
+    assert unused.returncode == 2 and "value (--value) sets the 'value' policy, which the policies" in \
+        " ".join(unused.stderr.split())
     unknown = run_cli("rank", str(data), "--uplift", str(audit_dir), "--per", "session", "--out", str(tmp_path / "w"))
     assert unknown.returncode == 2 and "'session' is not a column of the log" in unknown.stderr
     half = run_cli("rank", str(data), "--uplift", str(audit_dir), "--max-per-category", "1", "--out", str(tmp_path / "z"))

@@ -153,6 +153,8 @@ def test_ranking_report_on_an_audited_log(audited_log):
     assert logging["estimate"] == pytest.approx(candidates["outcome"].sum() / candidates["user_id"].nunique(), rel=0.05)
     with pytest.raises(ValueError, match="no policy given; choose from relevance"):  # was pandas' 'No objects to concatenate'
         evaluate_rankings(candidates, policies=())
+    with pytest.raises(ValueError, match=r"blend \(--blend\) sets the 'blend' policy, which the policies"):
+        evaluate_rankings(candidates, policies=("relevance", "uplift"), blend=0.8)  # was dropped without a word
     assert report["lists_showing_every_candidate"] == 0.0 and "smaller k" not in ranking_next_step(report)
     # k at the candidates per user (10): every list holds the same items, which the next step used to blame on
     # predicted uplift ranking 'almost as relevance does'

@@ -288,10 +288,6 @@ def rank(
     candidates = table.join(log[extra].reset_index(drop=True))
     exclusions = read_exclusions(exclude, table, roles) if exclude is not None else None
     names = tuple(p.strip() for p in policies.split(",") if p.strip())
-    for flag, given, policy in (("--value", value is not None, "value"), ("--blend", blend != 0.5, "blend")):
-        if given and policy not in names:  # a setting of a policy not run was dropped without a word
-            raise typer.BadParameter(f"{flag} sets the '{policy}' policy, which --policies ({policies}) leaves out: "
-                                     f"add {policy} to --policies", param_hint=flag)
     try:
         rankings, report = evaluate_rankings(candidates, k=k, policies=names, blend=blend, value=value,
                                              n_bootstrap=bootstrap, random_state=seed, exclude=exclusions,

@@ -217,6 +217,10 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
 
     if not policies:
         raise ValueError(f"no policy given; choose from {', '.join(POLICIES)}")
+    for setting, given, policy in (("value", value is not None, "value"), ("blend", blend != 0.5, "blend")):
+        if given and policy not in policies:  # a setting of a policy not run was dropped without a word
+            raise ValueError(f"{setting} (--{setting}) sets the '{policy}' policy, which the policies "
+                             f"({', '.join(policies)}) leave out: add {policy} to them (--policies)")
     missing = [c for c in ("user_id", "item_id") if c not in candidates.columns]
     if missing:  # an audit run with --user-id '' or --item-id '' has no lists to build
         raise ValueError(f"ranking needs user and item ids, and the audit's table has no {', '.join(missing)}: "
