@@ -151,6 +151,10 @@ def test_plan_rejects_impossible_inputs_without_traceback():
     mixed = run_cli("plan", "--from-audit", "/nonexistent/audit", "--baseline", "0.05", "--lift", "0.1", "--relative")
     assert mixed.returncode == 2 and "--baseline, --lift, --relative do not apply with --from-audit" in \
         " ".join(mixed.stderr.split())  # were dropped without a word
+    for flags, message in ((["--segments", "0.1,1.0"], "--segments plans targeted tests and needs --from-audit"),
+                           (["--accumulation", "0.8"], "--accumulation shapes the runtime and needs --weekly-users")):
+        unused = run_cli("plan", "--baseline", "0.05", "--lift", "0.01", *flags)  # each was dropped without a word
+        assert unused.returncode == 2 and message in " ".join(unused.stderr.split()), unused.stderr
     zero_weeks = run_cli("plan", "--baseline", "0.05", "--lift", "0.01", "--weekly-users", "0")
     assert zero_weeks.returncode == 2 and "weekly units (--weekly-users) must be positive" in zero_weeks.stderr
 

@@ -384,6 +384,9 @@ def ope(
     typer.echo(f"wrote {out / 'results.json'}")
 
 
+SEGMENTS = "0.1,0.2,0.5,1.0"  # targeting.DEFAULT_SEGMENTS as --segments writes them
+
+
 @app.command()
 def plan(
     baseline: Annotated[Optional[float], typer.Option(help="Control rate (proportion) or mean.")] = None,
@@ -401,7 +404,7 @@ def plan(
     cuped_r2: Annotated[float, typer.Option("--cuped-r2", help="ρ² of a CUPED/CUPAC covariate (variance × (1 − ρ²)).")] = 0.0,
     sequential: Annotated[bool, typer.Option("--sequential", help="Valid at every look (confidence sequence).")] = False,
     from_audit: Annotated[Optional[Path], typer.Option("--from-audit", help="Plan targeted tests from an audit folder.")] = None,
-    segments: Annotated[str, typer.Option(help="Top shares of predicted uplift to plan for (with --from-audit).")] = "0.1,0.2,0.5,1.0",
+    segments: Annotated[str, typer.Option(help="Top shares of predicted uplift to plan for (with --from-audit).")] = SEGMENTS,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Plan an A/B test: sample size, runtime, power and MDE by week — or targeted tests from an audit."""
@@ -437,6 +440,11 @@ def plan(
             return
         if baseline is None or lift is None:
             raise typer.BadParameter("give --baseline and --lift (or --from-audit DIR)")
+        if segments != SEGMENTS:  # the segments of predicted uplift come from an audit
+            raise typer.BadParameter("--segments plans targeted tests and needs --from-audit DIR", param_hint="--segments")
+        if accumulation != 1.0 and weekly_users is None:  # it shapes the runtime, which needs the weekly units
+            raise typer.BadParameter("--accumulation shapes the runtime and needs --weekly-users",
+                                     param_hint="--accumulation")
         metric = Metric("mean", baseline, sd) if sd is not None else Metric("proportion", baseline)
         result = plan_test(metric, lift, relative, design, weekly_users, accumulation)
     except DataError:
