@@ -257,6 +257,25 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     assert not (tmp_path / "y").exists()
 
 
+def test_an_audit_told_the_requests_makes_rank_list_per_request(tmp_path):
+    from recuplift.simulate import simulate
+
+    log = simulate(n_users=60, n_candidates=8, n_items=40, seed=3).data.drop(columns=["item_text", "user_text"])
+    log["session"] = log["user_id"].astype(str) + np.where(np.arange(len(log)) % 2, "-a", "-b")
+    path = tmp_path / "log.parquet"
+    log.to_parquet(path)
+    audited = run_cli("audit", str(path), "--request-id", "session", "--no-refute", "--estimators", "naive,aipw",
+                      "--out", str(tmp_path / "audit"))
+    assert audited.returncode == 0, audited.stderr
+    table = pd.read_parquet(tmp_path / "audit" / "uplift.parquet")
+    assert (table["request_id"] == log["session"]).all()  # the role reaches the audit's table
+    ranked = run_cli("rank", str(path), "--uplift", str(tmp_path / "audit"), "--k", "2", "--bootstrap", "20",
+                     "--out", str(tmp_path / "rank"))
+    assert ranked.returncode == 0 and "one list per request" in ranked.stdout, ranked.stderr
+    lists = pd.read_parquet(tmp_path / "rank" / "ranking.parquet")
+    assert lists.groupby(["policy", "request_id"]).size().max() == 2 and lists.groupby(["policy", "user_id"]).size().max() == 4
+
+
 def test_audit_embeds_with_the_model_it_is_given_and_says_which(tmp_path, tiny_model):
     from recuplift.simulate import simulate
 

@@ -507,6 +507,7 @@ class Audit(BaseEstimator):
             "row": np.arange(len(self.data_)),
             **({"user_id": self.data_[roles.user_id].to_numpy()} if roles.user_id else {}),
             **({"item_id": self.data_[roles.item_id].to_numpy()} if roles.item_id else {}),
+            **({"request_id": self.data_[roles.request_id].to_numpy()} if roles.request_id else {}),
             "exposed": self.t_, "outcome": self.y_, "propensity": nuis.clipped_propensity(), "uplift": self.uplift_,
             "uplift_ci_low": self.uplift_ci_[0], "uplift_ci_high": self.uplift_ci_[1],
             "outcome_if_shown": nuis.mu1, "outcome_if_not_shown": nuis.mu0, "dr_score": self.dr_}, index=self.index_)

@@ -43,6 +43,7 @@ PropensityOpt = Annotated[Optional[str], typer.Option("--propensity", help="Logg
 PositionOpt = Annotated[Optional[str], typer.Option("--position", help="Slot column (int ≥ 1), used when present.")]
 UserOpt = Annotated[Optional[str], typer.Option("--user-id", help="User id column (clusters for intervals).")]
 ItemOpt = Annotated[Optional[str], typer.Option("--item-id", help="Item id column.")]
+RequestOpt = Annotated[Optional[str], typer.Option("--request-id", help="Request (slate) id column, optional: rank then builds one list per request.")]
 TextOpt = Annotated[Optional[list[str]], typer.Option("--text", help="Text column (repeatable, or comma-separated); default item_text and user_text when present; --text '' for none.")]
 CovariatesOpt = Annotated[Optional[str], typer.Option("--covariates", help="Comma-separated tabular covariates; default: every other numeric/categorical column.")]
 ModifiersOpt = Annotated[Optional[str], typer.Option("--modifiers", help="Comma-separated effect modifiers.")]
@@ -60,11 +61,12 @@ def _output_folder(value: Path | None) -> Path | None:
 def roles_from_flags(treatment: str = "exposed", outcome: str = "outcome", propensity: str | None = "propensity",
                      position: str | None = "position", user_id: str | None = "user_id",
                      item_id: str | None = "item_id", text: list[str] | None = None,
-                     covariates: str | None = None, modifiers: str | None = None) -> Roles:
+                     covariates: str | None = None, modifiers: str | None = None,
+                     request_id: str | None = None) -> Roles:
     """Turn CLI flags into ``Roles``; an empty flag (``--propensity ''``) switches an optional role off."""
     return Roles.from_mapping(dict(treatment=treatment, outcome=outcome, propensity=propensity, position=position,
                                    user_id=user_id, item_id=item_id, text=tuple(text) if text else None,
-                                   covariates=covariates, modifiers=modifiers))
+                                   covariates=covariates, modifiers=modifiers, request_id=request_id))
 
 
 def _echo_table(df) -> None:  # noqa: ANN001 - a pandas DataFrame
@@ -104,7 +106,7 @@ def validate(
     data: Annotated[str, typer.Argument(help="Parquet, CSV or file.duckdb::table.")],
     treatment: TreatmentOpt = "exposed", outcome: OutcomeOpt = "outcome",
     propensity: PropensityOpt = "propensity", position: PositionOpt = "position",
-    user_id: UserOpt = "user_id", item_id: ItemOpt = "item_id", text: TextOpt = None,
+    user_id: UserOpt = "user_id", item_id: ItemOpt = "item_id", request_id: RequestOpt = None, text: TextOpt = None,
     covariates: CovariatesOpt = None, modifiers: ModifiersOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -112,7 +114,8 @@ def validate(
     from .io import read_table
     from .schema import validate as check
 
-    roles = roles_from_flags(treatment, outcome, propensity, position, user_id, item_id, text, covariates, modifiers)
+    roles = roles_from_flags(treatment, outcome, propensity, position, user_id, item_id, text, covariates, modifiers,
+                             request_id)
     try:
         report = check(read_table(data), roles)
     except DataError as err:
@@ -174,7 +177,7 @@ def audit(
     out: Annotated[Path, typer.Option("--out", callback=_output_folder, help="Folder for results.json, uplift.parquet and figures/.")],
     treatment: TreatmentOpt = "exposed", outcome: OutcomeOpt = "outcome",
     propensity: PropensityOpt = "propensity", position: PositionOpt = "position",
-    user_id: UserOpt = "user_id", item_id: ItemOpt = "item_id", text: TextOpt = None,
+    user_id: UserOpt = "user_id", item_id: ItemOpt = "item_id", request_id: RequestOpt = None, text: TextOpt = None,
     covariates: CovariatesOpt = None,
     modifiers: ModifiersOpt = None,
     estimators: Annotated[str, typer.Option("--estimators", help="Comma-separated registry names.")] = "naive,ipw,aipw,linear_dml",
@@ -189,7 +192,8 @@ def audit(
     from .io import read_table
     from .text import TextEncoder
 
-    roles = roles_from_flags(treatment, outcome, propensity, position, user_id, item_id, text, covariates, modifiers)
+    roles = roles_from_flags(treatment, outcome, propensity, position, user_id, item_id, text, covariates, modifiers,
+                             request_id)
     names = tuple(e.strip() for e in estimators.split(",") if e.strip())
     try:
         check_estimators(names)
@@ -281,8 +285,11 @@ def rank(
     if (max_per_category is None) != (category is None):
         raise typer.BadParameter("a per-category cap needs both --category COLUMN and --max-per-category N",
                                  param_hint="--category/--max-per-category")
+    if per is None and "request_id" in table.columns:  # the audit was told the log's requests: list per request
+        per = "request_id"
+        typer.echo("one list per request (the audit's request id)")
     for name, column in (("--category", category), ("--per", per)):
-        if column is not None and column not in log.columns:
+        if column is not None and column not in log.columns and column not in table.columns:
             raise typer.BadParameter(f"{column!r} is not a column of the log", param_hint=name)
     extra = [c for c in log.columns if (c.startswith("true_") or c in (value, category, per)) and c not in table.columns]
     candidates = table.join(log[extra].reset_index(drop=True))
