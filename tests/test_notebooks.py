@@ -201,3 +201,18 @@ def test_where_a_report_goes_is_settled_before_it_runs(tmp_path):
     out = subprocess.run([sys.executable, "-m", "recuplift.cli", "report", "ab_test_planning", "--out",
                           str(tmp_path / "nowhere" / "plan.pdf")], capture_output=True, text=True)
     assert out.returncode == 2 and "--out" in out.stderr and "executing" not in out.stdout
+
+
+def test_the_demo_index_links_each_report_beside_it_and_shows_the_headline(tmp_path):
+    import pandas as pd
+
+    from recuplift.report import write_index
+
+    reports = {"Audit: what showing recommendations caused": tmp_path / "audit.html",
+               "A/B test plan": tmp_path / "ab_test_planning.html"}
+    headline = pd.DataFrame({"question": ["effect of showing (ATE)"], "answer": ["+0.0128 [+0.0000, +0.0256]"]})
+    html = write_index(reports, tmp_path / "index.html", headline).read_text()
+    for title, path in reports.items():  # relative links: the folder can be moved or served as it is
+        assert f'<a href="{path.name}">{title}</a>' in html
+    assert "+0.0128 [+0.0000, +0.0256]" in html and "<style>" in html and "sans-serif" in html  # not a bare draft
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html"]  # written whole, no temporary left

@@ -161,11 +161,20 @@ def render_report(name: str, out_html: str | Path, parameters: dict[str, Any] | 
     return out_html
 
 
+# the reports' look (nbconvert's sans-serif, light rules), so the landing page does not read as a bare draft
+INDEX_STYLE = ("body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;max-width:60rem;"
+               "margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}"
+               "table{border-collapse:collapse;margin:1rem 0}th,td{text-align:left;padding:.35rem .8rem;"
+               "border-bottom:1px solid #ddd;vertical-align:top}th{border-bottom:2px solid #999}"
+               "li{margin:.3rem 0}a{color:#1f77b4}")
+
+
 def write_index(reports: dict[str, Path], out_html: Path, headline: pd.DataFrame | None = None) -> Path:
     """A landing page linking each report (relative links), with an optional headline table."""
     links = "\n".join(f'<li><a href="{path.name}">{title}</a></li>' for title, path in reports.items())
     table = headline.to_html(index=False, border=0) if headline is not None else ""
-    html = (f"<!doctype html><html><head><meta charset='utf-8'><title>recuplift demo</title></head><body>"
+    html = (f"<!doctype html><html><head><meta charset='utf-8'><title>recuplift demo</title>"
+            f"<style>{INDEX_STYLE}</style></head><body>"
             f"<h1>recuplift demo</h1><p>What the simulated recommendations caused, how sure we are, and what to "
             f"test next.</p>{table}<h2>Reports</h2><ul>{links}</ul></body></html>")
     with atomic_path(out_html) as tmp:
