@@ -38,6 +38,9 @@ def test_clean_frame_passes_with_summary():
     assert report.stats["naive_difference"] == pytest.approx(0.5 - 0.25)
     assert report.roles.covariates == ("price",)
     assert report.roles.text == ("item_text",)
+    assert "requests" not in report.stats
+    sessions = validate(base_frame().assign(session=[f"s{i // 2}" for i in range(8)]), Roles(request_id="session"))
+    assert sessions.stats["requests"] == 4 and "session" not in sessions.roles.covariates  # a role, not a confounder
 
 
 def test_missing_column_names_it_and_the_flag():
