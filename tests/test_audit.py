@@ -77,6 +77,19 @@ def test_uplift_rows_follow_input_order_and_figures_exist(audited):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
 
 
+def test_labels_from_the_data_are_drawn_as_written_not_as_maths(tmp_path):
+    # a level or a column with '$…$' was read as mathtext: '$5-$10' lost its dollars, '$\\frac$' stopped the
+    # figures — and with them the audit's write, after the whole run
+    data = simulate(n_users=80, n_candidates=6, n_items=40, seed=4).data.drop(columns=["item_text", "user_text"])
+    bands = {level: f"${i}-${i + 5} x$\\frac$" for i, level in enumerate(data["category"].unique())}
+    data = data.assign(category=data["category"].map(bands).astype(str)).rename(columns={"price": "price_$\\frac$"})
+    result = Audit(estimators=("naive", "aipw"), run_refuters=False, progress=False).fit(data)
+    result.write(tmp_path / "audit")
+    assert (tmp_path / "audit" / "figures" / "groups.png").stat().st_size > 1000
+    labels = [label.get_text() for label in result.plot_groups().axes[0].get_yticklabels()]
+    assert any(label.startswith("category = \\$0-\\$5 x\\$\\frac\\$") for label in labels)
+
+
 def test_group_effects_are_drawn_level_by_level(audited):
     from recuplift import plots
 

@@ -10,6 +10,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 
+def _literal(text: object) -> str:
+    """Text from the data, shown as written: matplotlib reads ``$…$`` as maths, so a price band '$5-$10' lost its
+    dollar signs and a label such as 'x$\\frac$' stopped the figure, and the audit's write, with a parse error."""
+    return str(text).replace("$", r"\$")
+
+
 def _interval_rows(ax: Any, labels: list[str], estimate: Any, low: Any, high: Any,  # noqa: ANN401 - an Axes
                    label: str | None = None, reference: tuple[float, str, str] | None = None) -> np.ndarray:
     """One row per label, top down: the estimate with its 95% interval bar, a line at zero and, given
@@ -17,7 +23,7 @@ def _interval_rows(ax: Any, labels: list[str], estimate: Any, low: Any, high: An
     estimate, low, high = (np.asarray(a, float) for a in (estimate, low, high))
     y = np.arange(len(labels))[::-1]
     ax.errorbar(estimate, y, xerr=[estimate - low, high - estimate], fmt="o", color="#1f77b4", capsize=3, label=label)
-    ax.set_yticks(y, labels)
+    ax.set_yticks(y, [_literal(label) for label in labels])
     ax.axvline(0, color="grey", lw=0.8)
     if reference is not None:
         x, text, colour = reference
@@ -65,7 +71,7 @@ def love_plot(table: pd.DataFrame, top: int = 25) -> Figure:
     ax.scatter(shown["before"], y, label="before weighting", marker="o")
     ax.scatter(shown["after"], y, label="after weighting", marker="x")
     ax.axvline(0.1, color="grey", ls="--")
-    ax.set_yticks(y, shown.index, fontsize=7)
+    ax.set_yticks(y, [_literal(name) for name in shown.index], fontsize=7)
     ax.set_xlabel("|standardized mean difference|")
     ax.set_title("Covariate balance")
     ax.legend(loc="lower right")
@@ -139,7 +145,7 @@ def causal_graph(groups: dict[str, int], treatment: str, outcome: str, modifiers
     """The assumed graph: confounder groups point to exposure and outcome; modifiers to the outcome."""
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.axis("off")
-    names = [f"{g}\n({n} features)" for g, n in groups.items()] + ["unobserved U\n(sensitivity)"]
+    names = [f"{_literal(g)}\n({n} features)" for g, n in groups.items()] + ["unobserved U\n(sensitivity)"]
     xs = np.linspace(0.1, 0.9, len(names))
     pos = {"T": (0.25, 0.15), "Y": (0.75, 0.15)}
     for x, name in zip(xs, names):
@@ -148,11 +154,11 @@ def causal_graph(groups: dict[str, int], treatment: str, outcome: str, modifiers
         for target in ("T", "Y"):
             ax.annotate("", xy=pos[target], xytext=(x, 0.72), arrowprops=dict(arrowstyle="->", color="grey",
                                                                               ls="--" if "unobserved" in name else "-"))
-    ax.text(*pos["T"], f"exposure\n{treatment}", ha="center", va="center", bbox=dict(boxstyle="round", fc="#dfd"))
-    ax.text(*pos["Y"], f"outcome\n{outcome}", ha="center", va="center", bbox=dict(boxstyle="round", fc="#ffd"))
+    ax.text(*pos["T"], f"exposure\n{_literal(treatment)}", ha="center", va="center", bbox=dict(boxstyle="round", fc="#dfd"))
+    ax.text(*pos["Y"], f"outcome\n{_literal(outcome)}", ha="center", va="center", bbox=dict(boxstyle="round", fc="#ffd"))
     ax.annotate("", xy=(0.66, 0.15), xytext=(0.34, 0.15), arrowprops=dict(arrowstyle="->", lw=2))
     if modifiers:
-        ax.text(0.5, 0.42, "modifiers: " + ", ".join(modifiers[:6]), ha="center", fontsize=8)
+        ax.text(0.5, 0.42, "modifiers: " + ", ".join(_literal(m) for m in modifiers[:6]), ha="center", fontsize=8)
     ax.set_title("Assumed causal graph (backdoor adjustment for all confounder groups)")
     return fig
 
