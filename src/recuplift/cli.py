@@ -362,7 +362,7 @@ def ope(
 ) -> None:
     """Evaluate a policy off policy on the Open Bandit Dataset, against another log's on-policy value."""
     from .io import read_table, to_json_safe, write_json
-    from .openbandit import POLICY_NAMES, off_policy_benchmark, policy_by_name, policy_from_table
+    from .openbandit import POLICY_LOGS, POLICY_NAMES, off_policy_benchmark, policy_by_name, policy_from_table
 
     if truth is None:
         raise typer.BadParameter("give the evaluated policy's own log, obd:BEHAVIOR/CAMPAIGN", param_hint="--truth")
@@ -370,7 +370,7 @@ def ope(
     if truth_log.campaign != log.campaign:  # another campaign's items and users: its click rate is no truth here
         raise typer.BadParameter(f"the truth log is campaign '{truth_log.campaign}' and the evaluated log "
                                  f"'{log.campaign}': compare within one campaign", param_hint="--truth")
-    own = {"uniform": "random", "random": "random", "bts": "bts"}.get(policy)
+    own = POLICY_LOGS.get(policy)
     if own is not None and truth_log.behavior != own:  # a named policy's truth is its own log's click rate
         raise typer.BadParameter(f"the {policy} policy's on-policy value is the obd:{own}/{log.campaign} log's click "
                                  f"rate, not obd:{truth_log.behavior}'s", param_hint="--truth")

@@ -22,7 +22,10 @@ from .schema import DataError, Problem, offending_rows
 
 BEHAVIORS = ("random", "bts")
 CAMPAIGNS = ("all", "men", "women")
-POLICY_NAMES = ("uniform", "random", "bts")  # "random" is the uniform policy under the log's name
+# each named policy and the behavior whose log it ran (its on-policy truth); "random" is the uniform policy
+# under its log's name
+POLICY_LOGS = {"uniform": "random", "random": "random", "bts": "bts"}
+POLICY_NAMES = tuple(POLICY_LOGS)
 INSTALL = "pip install --no-deps obp==0.4.1"
 # Open Bandit Pipeline 0.4.1's mean relative errors on the same protocol (20 bootstrap runs, its logistic reward
 # model), measured for the issue that set the targets: what our estimates are compared with. obp names IPS "ipw".

@@ -101,9 +101,7 @@ def rerank(candidates: pd.DataFrame, policy: Policy = "uplift", k: int = 5, blen
 
 def list_keys(user: str = "user_id", per: str | None = None) -> list[str]:
     """The columns that name one list: the user's, or one per request of the user's."""
-    if per is not None and per == user:
-        return [user]
-    return [user, per] if per else [user]
+    return [user] if per in (None, user) else [user, per]
 
 
 def _check_list_rules(candidates: pd.DataFrame, exclude: pd.DataFrame | None, category: str | None,
