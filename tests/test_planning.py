@@ -8,8 +8,8 @@ from statsmodels.stats.power import TTestIndPower
 from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail
 
 from recuplift.planning import (Design, Metric, analyze_test, control_sample_size, cupac_covariate, cuped,
-                                minimum_detectable_effect, plan_test, power, ratio_metric, sample_ratio_mismatch,
-                                simulated_power, units_after)
+                                minimum_detectable_effect, plan_test, power, ratio_metric, runtime_text,
+                                sample_ratio_mismatch, simulated_power, units_after)
 
 
 def test_the_headline_case_is_about_31200_per_arm():
@@ -113,6 +113,19 @@ def test_runtime_and_by_week_table():
     slower = plan_test(Metric("proportion", 0.05), 0.10, relative=True, weekly_units=20_000, accumulation=0.8)
     assert slower.weeks > plan.weeks
     assert units_after(4, 1000, 0.5) == pytest.approx(2000)
+
+
+def test_a_runtime_past_the_table_and_a_lift_past_the_baseline_are_said():
+    slow = plan_test(Metric("proportion", 0.05), 0.001, weekly_units=1000)
+    assert slow.weeks > 1000 and slow.by_week["week"].max() == 52
+    note = next(n for n in slow.notes if "table stops at week 52" in n)
+    assert f"{slow.by_week['mde'].iloc[-1]:+.4g}" in note and "years" in note
+    assert "weeks" not in plan_test(Metric("proportion", 0.05), 0.01).summary().index  # no weekly units, no row
+    doubling = plan_test(Metric("proportion", 0.05), 0.1)
+    assert any("absolute" in n and "+200%" in n for n in doubling.notes)
+    assert not any("absolute" in n for n in plan_test(Metric("proportion", 0.05), 1.0, relative=True).notes)
+    assert (runtime_text(0.5), runtime_text(3.25), runtime_text(520)) == ("3.5 days", "3.2 weeks",
+                                                                          "520 weeks (about 10 years)")
 
 
 def test_ratio_metric_delta_method_matches_simulation():

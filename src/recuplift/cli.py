@@ -416,7 +416,7 @@ def plan(
 ) -> None:
     """Plan an A/B test: sample size, runtime, power and MDE by week — or targeted tests from an audit."""
     from .io import to_json_safe
-    from .planning import Design, Metric, plan_test
+    from .planning import Design, Metric, plan_test, runtime_text
     from .targeting import plan_targeted_tests
 
     try:
@@ -468,8 +468,10 @@ def plan(
     for note in result.notes:
         typer.echo(f"note: {note}")
     per_arm = result.n_per_arm
-    typer.echo(f"\nN: {per_arm if isinstance(per_arm, int) else per_arm} per arm, {result.n_total:,} in total"
-               + (f", {result.weeks:.1f} weeks" if result.weeks else ""))
+    arms_text = (f"{per_arm:,} per arm" if isinstance(per_arm, int)
+                 else ", ".join(f"{n:,} in {arm}" for arm, n in per_arm.items()))
+    typer.echo(f"\nN: {arms_text}, {result.n_total:,} in total"
+               + (f", {runtime_text(result.weeks)}" if result.weeks is not None else ""))
 
 
 @app.command()

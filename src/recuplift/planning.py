@@ -223,7 +223,9 @@ class TestPlan:
         rows = {"metric": self.metric.kind, "baseline": self.metric.baseline, "lift (absolute)": self.effect,
                 "lift (relative)": self.relative_effect, "alpha": self.design.alpha, "power": self.design.power,
                 "arms": self.design.arms, "n control": self.n_control, "n per treatment arm": self.n_treatment,
-                "n total": self.n_total, "weeks": self.weeks}
+                "n total": self.n_total}
+        if self.weeks is not None:  # no weekly units, no runtime: a row reading None says nothing
+            rows["weeks"] = self.weeks
         return pd.DataFrame({"value": rows}).rename_axis("quantity")
 
     def to_dict(self) -> dict[str, Any]:
@@ -238,6 +240,15 @@ def units_after(weeks: np.ndarray | float, weekly_units: float, accumulation: fl
     """Unique units reached after ``weeks``: ``weekly_units · weeks^accumulation`` (1 = linear; below 1,
     returning users make each new week add fewer new ones)."""
     return weekly_units * np.power(np.asarray(weeks, float), accumulation)
+
+
+def runtime_text(weeks: float) -> str:
+    """A runtime as people say it: days under a week, years beside the weeks past two years."""
+    if weeks < 1:
+        return f"{weeks * 7:.1f} days"
+    if weeks < 104:
+        return f"{weeks:.1f} weeks"
+    return f"{weeks:,.0f} weeks (about {weeks / 52.18:,.0f} years)"
 
 
 def check_weekly_units(weekly_units: float | None) -> None:
@@ -269,6 +280,15 @@ def plan_test(metric: Metric, lift: float, relative: bool = False, design: Desig
         horizon = int(min(max_weeks, max(math.ceil(weeks) + 2, 4)))
         by_week = _by_week(metric, effect, design, weekly_units, accumulation, horizon, n0)
     notes = []
+    if not relative and metric.kind == "proportion" and abs(effect) > metric.baseline:
+        notes.append(f"the lift is absolute: {effect:+g} moves the rate from {metric.baseline:g} to "
+                     f"{metric.baseline + effect:g} ({effect / metric.baseline:+.0%}); for a lift relative to the "
+                     f"baseline pass relative=True (--relative)")
+    if weeks is not None and weeks > max_weeks and not by_week.empty:
+        last = by_week.iloc[-1]
+        notes.append(f"the test needs {runtime_text(weeks)} at {weekly_units:,.0f} units a week; the table stops at "
+                     f"week {int(last['week'])}, where the smallest detectable lift is {last['mde']:+.4g}: test a "
+                     f"larger lift, find more traffic or reduce the variance (CUPED)")
     if design.arms > 2:
         notes.append(f"{design.comparisons} comparisons with control at α/{design.comparisons} each "
                      f"({design.correction}); Holm's first step uses the same level, so n is the same")

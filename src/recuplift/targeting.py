@@ -18,7 +18,7 @@ import pandas as pd
 
 from .inference import mean_interval
 from .io import read_table
-from .planning import Design, Metric, analyze_test, check_weekly_units, plan_test
+from .planning import Design, Metric, analyze_test, check_weekly_units, plan_test, runtime_text
 from .schema import DataError, Problem, offending_rows
 
 REQUIRED = ("uplift", "dr_score", "outcome_if_not_shown", "exposed", "outcome")
@@ -166,7 +166,7 @@ class TargetedPlan:
             return ("No segment has a predicted positive effect that a test could confirm: size a test for the "
                     "smallest lift worth shipping instead of targeting.")
         row = self.segments.set_index("share").loc[q]
-        runtime = f" — about {row['weeks']:.1f} weeks" if self.weekly_units else ""
+        runtime = f" — about {runtime_text(row['weeks'])}" if self.weekly_units else ""
         step = (f"Run the targeted test on the top {q:.0%} of predicted uplift: {int(row['n_total']):,} units in "
                 f"total{runtime}, expecting {row['effect']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}].")
         if row["ci_low"] <= 0:  # the sample is sized for the point estimate, which the audit cannot tell from 0
