@@ -66,9 +66,10 @@ def test_empty_table():
 
 
 @pytest.mark.parametrize("values, rule", [
-    ([0, 1, 2, 0, 1, 0, 1, 0], "binary"),
-    ([0, 1, np.nan, 0, 1, 0, 1, 0], "binary"),
-    (["yes", "no"] * 4, "binary"),
+    ([0, 1, 2, 0, 1, 0, 1, 0], "binary 0/1 but holds 0, 1, 2"),
+    ([0, 1, np.nan, 0, 1, 0, 1, 0], "treatment is missing (NaN)"),
+    ([0, 2, np.nan, 0, 1, 0, 1, 0], "binary 0/1 but holds 0, 2, 1"),
+    (["yes", "no"] * 4, "binary 0/1 but holds 'yes', 'no'"),
     ([1] * 8, "constant"),
 ])
 def test_treatment_rules(values, rule):
@@ -78,6 +79,15 @@ def test_treatment_rules(values, rule):
     assert p.column == "exposed" and rule in p.rule
 
 
+@pytest.mark.parametrize("labels, mapping", [(["shown", "not shown"], "{'not shown': 0, 'shown': 1}"),
+                                             (["True", "False"], "{'False': 0, 'True': 1}")])
+def test_two_text_labels_get_the_mapping_that_fixes_them(labels, mapping):
+    df = base_frame()
+    df["exposed"] = labels * 4
+    [p] = problems_of(df)
+    assert f"df['exposed'].map({mapping})" in p.hint and p.rows == (0, 1, 2, 3, 4)
+
+
 def test_treatment_rows_are_reported():
     df = base_frame()
     df["exposed"] = [0, 1, 2, 0, 1, 0, 3, 0]
@@ -85,7 +95,7 @@ def test_treatment_rows_are_reported():
     assert p.rows == (2, 6)
 
 
-@pytest.mark.parametrize("value, rule", [("abc", "numeric"), (np.nan, "NaN"), (np.inf, "infinite")])
+@pytest.mark.parametrize("value, rule", [("abc", "numeric but holds"), (np.nan, "NaN"), (np.inf, "infinite")])
 def test_outcome_rules(value, rule):
     df = base_frame().astype({"outcome": object})
     df.loc[3, "outcome"] = value

@@ -348,15 +348,35 @@ def _non_numeric_rows(series: pd.Series) -> tuple[int, ...]:
     return offending_rows(converted.isna() & series.notna())
 
 
+_UNEXPOSED_LABELS = {"no", "n", "false", "f", "control", "off", "not shown", "unexposed", "hidden"}
+
+
+def _values_seen(series: pd.Series, limit: int = 4) -> str:
+    """A few of the distinct values a column holds, as the reader would type them."""
+    seen = pd.unique(series.dropna())
+    plain = [v.item() if isinstance(v, np.generic) else v for v in seen[:limit]]
+    shown = ", ".join(f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else repr(v) for v in plain)
+    return shown + (f" and {len(seen) - limit} more" if len(seen) > limit else "")
+
+
 def _check_treatment(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd.Series | None:
     values = _numeric(df[col])
     if values is None:
-        problems.append(Problem(col, "treatment must be binary 0/1 but holds non-numeric values",
-                                _non_numeric_rows(df[col]), "encode exposure as 0/1"))
+        levels = sorted(pd.unique(df[col].dropna()), key=lambda v: str(v).strip().lower() not in _UNEXPOSED_LABELS)
+        hint = (f"map the two labels to 0/1 with the unexposed one as 0, e.g. "
+                f"df[{col!r}].map({{{levels[0]!r}: 0, {levels[1]!r}: 1}})" if len(levels) == 2
+                else "encode exposure as 0/1")
+        problems.append(Problem(col, f"treatment must be binary 0/1 but holds {_values_seen(df[col])}",
+                                _non_numeric_rows(df[col]), hint))
+        return None
+    if values.isna().any() and values.dropna().isin([0.0, 1.0]).all():
+        problems.append(Problem(col, "treatment is missing (NaN)", offending_rows(values.isna()),
+                                "drop the rows whose exposure was not logged"))
         return None
     bad = values.isna() | ~values.isin([0.0, 1.0])
     if bad.any():
-        problems.append(Problem(col, "treatment must be binary 0/1", offending_rows(bad),
+        problems.append(Problem(col, f"treatment must be binary 0/1 but holds {_values_seen(df[col])}",
+                                offending_rows(bad),
                                 "encode exposure as 0/1 and drop rows with missing exposure"))
         return None
     if values.nunique() < 2:
@@ -369,7 +389,8 @@ def _check_treatment(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd.
 def _check_outcome(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd.Series | None:
     values = _numeric(df[col])
     if values is None:
-        problems.append(Problem(col, "outcome must be numeric", _non_numeric_rows(df[col]),
+        problems.append(Problem(col, f"outcome must be numeric but holds {_values_seen(df[col])}",
+                                _non_numeric_rows(df[col]),
                                 "encode the outcome as a number (0/1 for rates)"))
         return None
     if values.isna().any():
