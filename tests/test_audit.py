@@ -193,7 +193,7 @@ def test_bad_roles_fail_before_any_work():
     df = simulate(n_users=30, n_candidates=5, n_items=20, seed=1).data
     with pytest.raises(DataError, match="missing column"):
         Audit(Roles(treatment="shown"), progress=False).fit(df)
-    with pytest.raises(ValueError, match=r"unknown estimator\(s\) \['bogus'\]; choose from naive"):
+    with pytest.raises(ValueError, match=r"unknown estimator 'bogus'; choose from naive"):
         Audit(estimators=("naive", "bogus"), progress=False).fit(df)
     with pytest.raises(ValueError, match="no estimator given"):
         Audit(estimators=(), progress=False).fit(df)

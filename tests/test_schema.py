@@ -48,6 +48,26 @@ def test_missing_column_names_it_and_the_flag():
     assert p.column == "shown" and "missing column" in p.rule and "--treatment" in p.hint
 
 
+def test_a_near_miss_column_name_is_named_in_the_hint():
+    [p] = problems_of(base_frame(), Roles(treatment="Exposed_"))
+    assert p.hint.startswith("did you mean 'exposed'? pass the right name with --treatment")
+    [p] = problems_of(base_frame(), Roles(treatment="banner_clicks"))
+    assert "did you mean" not in p.hint  # nothing near: no guess
+
+
+@pytest.mark.parametrize("given, meant", [("lineardml", "linear_dml"), ("Linear-DML", "linear_dml"),
+                                          ("causal_forrest", "causal_forest"), ("xlearner", "x_learner"),
+                                          ("bart", None), ("dml", None)])
+def test_unknown_estimators_name_the_one_probably_meant(given, meant):
+    from recuplift.choices import nearest
+    from recuplift.estimators import estimator_names, make_estimator
+
+    assert nearest(given, estimator_names()) == meant
+    with pytest.raises(ValueError, match="choose from naive") as err:
+        make_estimator(given)
+    assert (f"did you mean '{meant}'?" in str(err.value)) == (meant is not None)
+
+
 def test_default_optional_roles_are_dropped_when_absent_but_explicit_ones_must_exist():
     df = base_frame().drop(columns=["propensity"])
     assert validate(df).roles.propensity is None

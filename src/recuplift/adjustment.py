@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .choices import unknown_choice
 from .features import TabularEncoder
 from .schema import DataError, Problem, Roles
 from .text import TextEncoder
@@ -51,7 +52,7 @@ class AdjustmentSets:
 
     def frame(self, rung: str) -> pd.DataFrame:
         if rung not in LADDER:
-            raise ValueError(f"unknown adjustment '{rung}'; choose from {', '.join(LADDER)}")
+            raise ValueError(unknown_choice("adjustment", rung, LADDER))
         parts = {"none": [], "tabular": [self.tabular], "tabular+text": [self.tabular, self.text],
                  "tabular+text+pair": [self.tabular, self.text, self.pair]}[rung]
         if not parts:

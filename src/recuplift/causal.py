@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from . import diagnostics, plots, versions
 from .diagnostics import OVERLAP_MAX_OUTSIDE, SEPARATION_AUC
 from .adjustment import LADDER, AdjustmentSets, build_adjustment_sets
+from .choices import unknown_choice
 from .estimators import EffectEstimator, make_estimator
 from .inference import mean_interval
 from .io import write_json, write_table
@@ -619,7 +620,7 @@ def check_estimators(names: tuple[str, ...], params: dict[str, dict[str, Any]] |
 
     unknown = [name for name in names if name not in estimator_names()]
     if unknown or not names:
-        raise ValueError(f"unknown estimator(s) {unknown}; choose from {', '.join(estimator_names())}" if unknown
+        raise ValueError(unknown_choice("estimator", unknown[0], estimator_names()) if unknown
                          else f"no estimator given; choose from {', '.join(estimator_names())}")
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:  # each would be run and reported twice, as two rows of the same estimate

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .choices import unknown_choice
 from .schema import MAX_SEED, DataError, Roles
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures are written to files; never open a window
@@ -247,7 +248,7 @@ def _estimator_settings(pairs: list[str]) -> dict[str, dict[str, Any]]:
         if not (sep and dot and name and param):
             raise ValueError(f"'{pair}' is not NAME.PARAM=VALUE (e.g. neural.epochs=50)")
         if name not in estimator_names():
-            raise ValueError(f"unknown estimator '{name}' in '{pair}'; choose from {', '.join(estimator_names())}")
+            raise ValueError(f"in '{pair}': {unknown_choice('estimator', name, estimator_names())}")
         try:
             value = typed_value(raw, repr(make_estimator(name).get_params().get(param)))
         except ReportError as err:

@@ -25,6 +25,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval as Range  # .inference has an Interval of its own
 
+from .choices import unknown_choice
 from .inference import Interval, interval_from_influence
 from .nuisance import (Nuisances, cross_fit, dr_scores, propensity_floor, propensity_model, regression_model,
                        treatment_model)
@@ -491,5 +492,5 @@ def make_estimator(name: str, **params: Any) -> EffectEstimator:
     if name == "neural":
         return _neural_class()(**params)
     if name not in REGISTRY:
-        raise ValueError(f"unknown estimator '{name}'; choose from {', '.join(estimator_names())}")
+        raise ValueError(unknown_choice("estimator", name, estimator_names()))
     return REGISTRY[name](**params)

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .choices import unknown_choice
+
 ESTIMATORS = ("ips", "snips", "dm", "dr", "switch_dr", "dr_shrinkage")
 SWITCH_TAU = 10.0      # switch-DR: rows whose weight exceeds τ get the model's value only
 SHRINKAGE_LAMBDA = 10.0  # DR shrinkage: w̃ = λw/(w² + λ), λ on the weights' own scale
@@ -70,7 +72,7 @@ def _row_values(terms: LoggedTerms, estimator: str) -> np.ndarray | None:
         return dm + SHRINKAGE_LAMBDA * w / (w**2 + SHRINKAGE_LAMBDA) * (r - ql)
     if estimator == "snips":
         return None
-    raise ValueError(f"unknown estimator '{estimator}'; choose from {', '.join(ESTIMATORS)}")
+    raise ValueError(unknown_choice("estimator", estimator, ESTIMATORS))
 
 
 def estimate_value(terms: LoggedTerms, estimator: str) -> float:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .choices import unknown_choice
 from .ope import ESTIMATORS, ItemPositionRates, estimate_value, recommended_estimator, relative_errors, slate_terms
 from .schema import DataError, Problem, offending_rows
 
@@ -60,9 +61,9 @@ class OpenBanditLog:
 def load_open_bandit(behavior: str = "random", campaign: str = "all") -> OpenBanditLog:
     """Read a behaviour policy's log from the CSVs shipped in ``obp==0.4.1``."""
     if behavior not in BEHAVIORS:
-        raise ValueError(f"unknown behavior '{behavior}'; choose from {', '.join(BEHAVIORS)}")
+        raise ValueError(unknown_choice("behavior", behavior, BEHAVIORS))
     if campaign not in CAMPAIGNS:
-        raise ValueError(f"unknown campaign '{campaign}'; choose from {', '.join(CAMPAIGNS)}")
+        raise ValueError(unknown_choice("campaign", campaign, CAMPAIGNS))
     path = _package_dir() / "dataset" / "obd" / behavior / campaign / f"{campaign}.csv"
     if not path.exists():
         raise DataError(Problem(None, f"{path} is missing from the obp package", hint=INSTALL))

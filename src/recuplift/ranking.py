@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from .choices import did_you_mean, unknown_choice
 from .ope import bootstrap_weights
 from .schema import check_whole, offending_rows
 
@@ -29,7 +30,8 @@ def _zscore(values: np.ndarray) -> np.ndarray:
 def _score_column(candidates: pd.DataFrame, column: str, role: str) -> np.ndarray:
     """A column a policy ranks by, as floats: missing values would sort last, or zero a blend's whole z-score."""
     if column not in candidates.columns:
-        raise ValueError(f"{role} column '{column}' is not in the candidates; columns: "
+        raise ValueError(f"{role} column '{column}' is not in the candidates; "
+                         f"{did_you_mean(column, map(str, candidates.columns))}columns: "
                          f"{', '.join(map(str, candidates.columns))}")
     values = pd.to_numeric(candidates[column], errors="coerce")
     unusable = values.isna() | ~np.isfinite(values.astype(float))
@@ -55,7 +57,7 @@ def policy_scores(candidates: pd.DataFrame, policy: Policy, blend: float = 0.5, 
         if value is None:
             raise ValueError("the 'value' policy needs a per-item value column (e.g. price or margin)")
         return _score_column(candidates, "uplift", "uplift") * _score_column(candidates, value, "value")
-    raise ValueError(f"unknown policy '{policy}'; choose from {', '.join(POLICIES)}")
+    raise ValueError(unknown_choice("policy", policy, POLICIES))
 
 
 def rerank(candidates: pd.DataFrame, policy: Policy = "uplift", k: int = 5, blend: float = 0.5,

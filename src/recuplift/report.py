@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from .choices import unknown_choice
 from .io import atomic_path
 from .schema import MAX_SEED, check_whole
 
@@ -42,7 +43,7 @@ def notebook_path(name: str) -> Path:
     for key, filename in REPORTS.items():
         if stem in (key, filename.removesuffix(".ipynb")):
             return NOTEBOOK_DIR / filename
-    raise ReportError(f"unknown report '{name}'; choose from {', '.join(REPORTS)}")
+    raise ReportError(unknown_choice("report", name, REPORTS))
 
 
 def report_path(notebook: Path, out: str | Path | None = None) -> Path:

@@ -13,6 +13,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from .choices import did_you_mean
+
 TRUTH_PREFIX = "true_"
 LIST_ROLES = ("text", "covariates", "modifiers")
 MAX_ROWS_SHOWN = 5
@@ -324,7 +326,8 @@ def offending_rows(mask: pd.Series | np.ndarray) -> tuple[int, ...]:
 def _missing(col: str, role: str, df: pd.DataFrame) -> Problem:
     cols = ", ".join(map(str, list(df.columns)[:12]))
     return Problem(col, f"missing column (needed as {role})",
-                   hint=f"pass the right name with --{role.replace('_', '-')}; the table has: {cols}")
+                   hint=f"{did_you_mean(col, map(str, df.columns))}pass the right name with "
+                        f"--{role.replace('_', '-')}; the table has: {cols}")
 
 
 def _numeric(series: pd.Series) -> pd.Series | None:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .choices import unknown_choice
 from .textcache import CACHE_ENV, EmbeddingCache, default_cache_dir, file_sha256, text_key
 
 POOLINGS = ("mean", "cls", "last")
@@ -113,7 +114,7 @@ class TextEncoder:
 
     def _check_params(self) -> None:
         if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got '{self.pooling}'")
+            raise ValueError(unknown_choice("pooling", self.pooling, POOLINGS))
         if self.max_length < 2 or self.batch_size < 1:
             raise ValueError("max_length must be ≥ 2 and batch_size ≥ 1")
 
