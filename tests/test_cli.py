@@ -223,8 +223,10 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     excluded.to_csv(tmp_path / "bought.csv", index=False)
     ruled = run_cli("rank", str(data), "--uplift", str(audit_dir), "--k", "3", "--bootstrap", "20",
                     "--exclude", str(tmp_path / "bought.csv"), "--category", "category", "--max-per-category", "1",
-                    "--out", str(tmp_path / "ruled"))
+                    "--value", "price", "--out", str(tmp_path / "ruled"))
     assert ruled.returncode == 0, ruled.stderr
+    assert set(json.loads((tmp_path / "ruled" / "ranking.json").read_text())["policies"]) == {
+        "logging", "relevance", "uplift", "blend", "value"}  # naming a value column adds the policy ranking by it
     assert f"excluded {len(excluded):,} candidate rows" in ruled.stdout
     settings = json.loads((tmp_path / "ruled" / "ranking.json").read_text())["settings"]
     assert settings["category"] == "category" and settings["max_per_category"] == 1 and settings["n_bootstrap"] == 20
@@ -241,7 +243,8 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     by_request = pd.read_parquet(tmp_path / "per" / "ranking.parquet")
     assert "request" in by_request.columns and by_request.groupby(["policy", "request"]).size().max() == 2
     assert by_request.groupby(["policy", "user_id"]).size().max() == 4  # two lists of two for every user
-    unused = run_cli("rank", str(data), "--uplift", str(audit_dir), "--value", "price", "--out", str(tmp_path / "v"))
+    unused = run_cli("rank", str(data), "--uplift", str(audit_dir), "--value", "price", "--policies", "uplift",
+                     "--out", str(tmp_path / "v"))
     assert unused.returncode == 2 and "value (--value) sets the 'value' policy, which the policies" in \
         " ".join(unused.stderr.split())
     unknown = run_cli("rank", str(data), "--uplift", str(audit_dir), "--per", "session", "--out", str(tmp_path / "w"))

@@ -263,7 +263,7 @@ def rank(
     uplift: Annotated[Path, typer.Option("--uplift", help="AUDIT_DIR/uplift.parquet from `recuplift audit`.")],
     out: Annotated[Path, typer.Option("--out", callback=_output_folder, help="Folder for ranking.parquet and ranking.json.")],
     k: Annotated[int, typer.Option("--k", help="List length per user.")] = 5,
-    policies: Annotated[str, typer.Option(help="Comma-separated: relevance, uplift, blend, value.")] = "relevance,uplift,blend",
+    policies: Annotated[Optional[str], typer.Option(help="Comma-separated: relevance, uplift, blend, value.  [default: relevance,uplift,blend, and value with --value]")] = None,
     blend: Annotated[float, typer.Option(help="λ in (1 − λ)·z(relevance) + λ·z(uplift).")] = 0.5,
     value: Annotated[Optional[str], typer.Option(help="Per-item value column for the 'value' policy (e.g. price).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of users for intervals.")] = 200,
@@ -295,6 +295,8 @@ def rank(
     extra = [c for c in log.columns if (c.startswith("true_") or c in (value, category, per)) and c not in table.columns]
     candidates = table.join(log[extra].reset_index(drop=True))
     exclusions = read_exclusions(exclude, table, roles) if exclude is not None else None
+    if policies is None:  # naming a value column asks for the policy that ranks by it
+        policies = "relevance,uplift,blend" + (",value" if value is not None else "")
     names = tuple(p.strip() for p in policies.split(",") if p.strip())
     try:
         rankings, report = evaluate_rankings(candidates, k=k, policies=names, blend=blend, value=value,
