@@ -40,6 +40,9 @@ def test_duckdb_keeps_other_tables(tmp_path, frame):
     assert len(read_table(db + "::a")) == 3 and len(read_table(db + "::b")) == 1
     with pytest.raises(DataError, match=r"no table 'c' in .*store.duckdb — its tables: a, b"):
         read_table(db + "::c")
+    write_table(frame, db + "::impressions")
+    with pytest.raises(DataError, match=r"no table 'Impression' in .*— did you mean 'impressions'\? its tables"):
+        read_table(db + "::Impression")
     with pytest.raises(DataError, match=r"store.duckdb is a DuckDB file: name its table as .*::TABLE — its tables: a, b"):
         read_table(db)  # was "unknown file type '.duckdb'"
 

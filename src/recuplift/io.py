@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from .choices import did_you_mean
 from .schema import DataError, Problem
 
 DUCKDB_SEPARATOR = "::"
@@ -134,7 +135,8 @@ def _read_duckdb(source: str, columns: list[str] | None) -> pd.DataFrame:
             tables = _duckdb_tables(con)
             if table not in tables and "." not in table:
                 raise DataError(Problem(None, f"no table '{table}' in {db_path}",
-                                        hint=f"its tables: {', '.join(tables) or 'none'}")) from err
+                                        hint=f"{did_you_mean(table, tables)}its tables: {', '.join(tables) or 'none'}")
+                                ) from err
             raise DataError(Problem(None, f"could not read table '{table}' from {db_path}: {err}")) from err
 
 
