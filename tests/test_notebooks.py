@@ -43,7 +43,9 @@ def test_parameters_are_typed_by_the_notebooks_defaults():
         parse_parameters(["colour=red"], NOTEBOOK_DIR / "01_audit.ipynb")
     # a number default fixes the type (the error comes here, not from inside a model); a string default keeps
     # a column named like a number a string
-    with pytest.raises(ReportError, match="expected a whole number, got 'abc'"):
+    with pytest.raises(ReportError, match="did you mean 'estimators'\\? it takes data"):
+        parse_parameters(["estimator=aipw"], NOTEBOOK_DIR / "01_audit.ipynb")
+    with pytest.raises(ReportError, match="'seed=abc': expected a whole number, got 'abc'"):
         parse_parameters(["seed=abc"], NOTEBOOK_DIR / "01_audit.ipynb")
     assert parse_parameters(["outcome=2024", "seed=1e1"], NOTEBOOK_DIR / "01_audit.ipynb") == {"outcome": "2024", "seed": 10}
     for seed in ("-1", "none", "4294967295"):  # as every command's --seed; -1 used to fail in the third cell

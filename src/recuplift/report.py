@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .choices import unknown_choice
+from .choices import did_you_mean, unknown_choice
 from .io import atomic_path
 from .schema import MAX_SEED, check_whole
 
@@ -74,9 +74,12 @@ def parse_parameters(pairs: list[str], notebook: Path) -> dict[str, Any]:
         if not sep:
             raise ReportError(f"parameter '{pair}' is not key=value")
         if key not in declared:
-            raise ReportError(f"'{key}' is not a parameter of {notebook.name}; it takes {', '.join(declared)}")
-        default = declared[key]["default"]
-        out[key] = typed_value(raw, default)
+            raise ReportError(f"'{key}' is not a parameter of {notebook.name}; {did_you_mean(key, declared)}"
+                              f"it takes {', '.join(declared)}")
+        try:
+            out[key] = typed_value(raw, declared[key]["default"])
+        except ReportError as err:
+            raise ReportError(f"'{pair}': {err}") from None
         if key == "seed":  # as every --seed
             try:
                 check_whole(out[key], "seed", 0, MAX_SEED)
