@@ -310,7 +310,7 @@ def test_estimator_settings_reach_the_estimator_and_wrong_ones_fail_before_any_w
     objects = Audit(estimators=("ensemble",), estimator_params={"ensemble": {"members": (make_estimator("s_learner"),)}})
     recorded = json.loads(json.dumps(objects._settings()))  # an estimator object as a setting is kept as its repr
     assert recorded["estimator_params"] == {"ensemble": {"members": "(SLearner(),)"}}
-    with pytest.raises(ValueError, match=r"neural does not take \['epoch'\]; it takes .*epochs"):
+    with pytest.raises(ValueError, match=r"neural does not take \['epoch'\]; did you mean 'epochs'\? it takes .*epochs"):
         Audit(estimators=("naive", "neural"), estimator_params={"neural": {"epoch": 2}}, progress=False).fit(data)
     with pytest.raises(ValueError, match="settings given for 'neural', which is not among the estimators"):
         Audit(estimators=("naive", "aipw"), estimator_params={"neural": {"epochs": 2}}, progress=False).fit(data)

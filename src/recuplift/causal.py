@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from . import diagnostics, plots, versions
 from .diagnostics import OVERLAP_MAX_OUTSIDE, SEPARATION_AUC
 from .adjustment import LADDER, AdjustmentSets, build_adjustment_sets
-from .choices import unknown_choice
+from .choices import did_you_mean, unknown_choice
 from .estimators import EffectEstimator, make_estimator
 from .inference import mean_interval
 from .io import write_json, write_table
@@ -635,7 +635,8 @@ def check_estimators(names: tuple[str, ...], params: dict[str, dict[str, Any]] |
             owned = [w for w in wrong if w in AUDIT_OWNED_PARAMS]
             raise ValueError(f"{name} does not take {wrong}" + (f" ({', '.join(owned)}: the audit's own, the same "
                                                                 f"for every estimator)" if owned else "")
-                             + (f"; it takes {', '.join(takes)}" if takes else "; it has no settings of its own"))
+                             + (f"; {did_you_mean(wrong[0], takes)}it takes {', '.join(takes)}" if takes
+                                else "; it has no settings of its own"))
         estimator.set_params(**settings).check_settings()  # e.g. neural epochs=0, an ensemble member without CATE
 
 
