@@ -149,10 +149,12 @@ class SimulationParams:
         if self.catalog_seed is not None:
             check_whole(self.catalog_seed, "catalog_seed", 0)
         checks = [
-            (1 <= self.n_candidates <= self.n_items, "n_candidates must lie in [1, n_items]"),
-            (self.confounding >= 0, "confounding must be ≥ 0"),
-            (0 <= self.text_noise <= 1, "text_noise must lie in [0, 1]"),
-            (FLOOR < self.exposure_rate < 1 - FLOOR, f"exposure_rate must lie in ({FLOOR}, {1 - FLOOR})"),
+            (self.n_candidates <= self.n_items, f"n_candidates ({self.n_candidates}) cannot exceed n_items "
+                                                f"({self.n_items}): a user's candidates are distinct items"),
+            (self.confounding >= 0, f"confounding must be ≥ 0; got {self.confounding:g}"),
+            (0 <= self.text_noise <= 1, f"text_noise must lie in [0, 1]; got {self.text_noise:g}"),
+            (FLOOR < self.exposure_rate < 1 - FLOOR,
+             f"exposure_rate must lie in ({FLOOR}, {1 - FLOOR}); got {self.exposure_rate:g}"),
         ]
         for ok, message in checks:
             if not ok:
