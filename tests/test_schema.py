@@ -139,6 +139,16 @@ def test_position_rules(value, rule):
     assert p.column == "position" and rule in p.rule and p.rows == (1,)
 
 
+def test_positions_counted_from_zero_get_the_shift_that_fixes_them():
+    df = base_frame()
+    df["position"] = np.arange(len(df)) % 3
+    [p] = problems_of(df)
+    assert "its smallest is 0" in p.rule and "counts them from 0: shift it, df['position'] + 1" in p.hint
+    df["position"] = np.arange(len(df)) % 3 - 1  # a -1 is no off-by-one: no shift is suggested
+    [p] = problems_of(df)
+    assert "its smallest is -1" in p.rule and "shift" not in p.hint
+
+
 def test_text_with_non_strings():
     df = base_frame()
     df["item_text"] = df["item_text"].astype(object)

@@ -461,7 +461,11 @@ def _check_position(df: pd.DataFrame, col: str, problems: list[Problem]) -> None
     present = values.notna()
     below = present & (values < 1)
     if below.any():
-        problems.append(Problem(col, "position must be ≥ 1", offending_rows(below), "slots are counted from 1"))
+        counts_from_zero = values[present].min() == 0
+        hint = (f"slots are counted from 1 and this log counts them from 0: shift it, df[{col!r}] + 1"
+                if counts_from_zero else "slots are counted from 1")
+        problems.append(Problem(col, f"position must be ≥ 1; its smallest is {values[present].min():g}",
+                                offending_rows(below), hint))
     fractional = present & ~below & np.isfinite(values) & (values != np.floor(values))
     fractional |= present & ~np.isfinite(values)
     if fractional.any():
