@@ -130,6 +130,27 @@ def test_the_planning_report_without_a_weekly_number_of_users(tmp_path):
     assert "Traceback" not in text
 
 
+@pytest.mark.slow
+def test_the_ranking_report_on_an_analysts_own_rank_folder(tmp_path, audited_log):
+    """The report shows the lists `recuplift rank` wrote for a log without truth, not a fresh simulation."""
+    import json
+
+    from recuplift.io import to_json_safe
+    from recuplift.ranking import evaluate_rankings
+
+    _, result, _ = audited_log
+    _, report = evaluate_rankings(result.uplift, k=3, n_bootstrap=20)
+    (tmp_path / "rank").mkdir()
+    (tmp_path / "rank" / "ranking.json").write_text(json.dumps(to_json_safe(report)))
+    html = render_report("uplift_ranking", tmp_path / "r.html", {"ranking_dir": str(tmp_path / "rank"), "rounds": 0})
+    text = html.read_text()
+    dr = next(r for r in report["policies"]["uplift"]["incremental_per_user"] if r["estimator"] == "dr")
+    assert "Top-3 lists per user from" in text and f"{1000 * dr['estimate']:.1f}" in text  # its numbers, shown
+    assert "true incremental" not in text and "No feedback loop was asked for" in text and "Traceback" not in text
+    with pytest.raises(ReportError, match="no ranking output at"):
+        render_report("uplift_ranking", tmp_path / "s.html", {"ranking_dir": str(tmp_path / "nowhere"), "rounds": 0})
+
+
 def _embedded_figures(html: str) -> int:
     return len(re.findall(r"<img [^>]*src=\"data:image/png;base64", html))
 

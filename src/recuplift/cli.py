@@ -554,7 +554,8 @@ def demo(
                                                               {"data": str((out / "data" / "impressions.parquet").resolve()),
                                                                "seed": seed}),
                "Uplift ranking and off-policy values": ("uplift_ranking", out / "uplift_ranking.html",
-                                                        {"n_users": users, "seed": seed, "loop_users": users // 2}),
+                                                        {"ranking_dir": str((out / "ranking").resolve()),
+                                                         "seed": seed, "loop_users": users // 2}),
                "A/B test plan": ("ab_test_planning", out / "ab_test_planning.html",
                                  {"audit_dir": str((out / "audit").resolve()), "seed": seed})}
     try:

@@ -8,7 +8,9 @@ changes. Ties break by item id so the same input gives the same lists.
 
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -16,7 +18,7 @@ import pandas as pd
 
 from .choices import did_you_mean, unknown_choice
 from .ope import bootstrap_weights
-from .schema import check_whole, offending_rows
+from .schema import DataError, Problem, check_whole, offending_rows
 
 Policy = Literal["relevance", "uplift", "blend", "value"]
 POLICIES = ("relevance", "uplift", "blend", "value")
@@ -279,6 +281,23 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
 def _share_listing_everything(candidates: pd.DataFrame, k: int, per: str | None = None) -> float:
     """The share of lists with at most ``k`` distinct candidate items: each shows all of them."""
     return float((candidates.groupby(list_keys("user_id", per), observed=True)["item_id"].nunique() <= k).mean())
+
+
+def read_ranking_report(folder: str | Path) -> dict:
+    """The report ``recuplift rank`` wrote (``DIR`` or its ``ranking.json``), for the ranking report to show."""
+    path = Path(folder)
+    path = path / "ranking.json" if path.is_dir() else path
+    if not path.exists():
+        raise DataError(Problem(None, f"no ranking output at {path}",
+                                hint="run `recuplift rank DATA --uplift AUDIT_DIR --out DIR` and pass DIR"))
+    try:
+        report = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(Problem(None, f"{path} is not a ranking report: {err}")) from None
+    if not isinstance(report, dict) or not {"k", "policies"} <= set(report):
+        raise DataError(Problem(None, f"{path} is not a ranking report (no 'k' and 'policies')",
+                                hint="pass the folder `recuplift rank` wrote"))
+    return report
 
 
 NEARLY_RELEVANCE = 0.9  # an uplift list sharing this share of its items with the relevance list barely differs
