@@ -397,3 +397,22 @@ def test_refuters_pass_a_strong_effect_and_the_sensitivity_checks_fail_a_null_on
     null_checks = {r["name"]: r for r in null.refutations}
     assert null.ate["ci_low"] <= 0 <= null.ate["ci_high"]
     assert not null_checks["e_value"]["passed"] and null_checks["e_value"]["e_value_ci"] == 1.0
+
+
+def test_an_unchanged_estimate_from_flat_outcome_models_is_not_read_as_text_changing_nothing(audited_log):
+    import dataclasses
+
+    _, result, _ = audited_log
+    rec = result.recommended
+    estimates = result.estimates.copy()
+    same = (estimates["estimator"] == rec["estimator"]) & estimates["adjustment"].isin(["tabular", rec["adjustment"]])
+    estimates.loc[same, "ate"] = result.ate["estimate"]  # the two rungs agree to the last digit
+    flat = {rung: {**scores, "outcome_flat_exposed": 1.0, "outcome_flat_unexposed": 1.0}
+            for rung, scores in result.diagnostics["nuisance"].items()}
+
+    def text_row(**changes):
+        return dataclasses.replace(result, estimates=estimates, **changes).headline().set_index("question").loc[
+            "what text changed", "answer"]
+
+    assert "(+0.0000)" in text_row() and "learnt nothing" not in text_row()  # models that learnt: a real zero
+    assert "learnt nothing on either rung" in text_row(diagnostics={**result.diagnostics, "nuisance": flat})

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from recuplift.ihdp import DEFAULT_DIR
@@ -128,6 +129,26 @@ def test_the_planning_report_without_a_weekly_number_of_users(tmp_path):
     text = html.read_text()
     assert "give weekly_users for the runtime" in text and "need the weekly number of users" in text
     assert "Traceback" not in text
+
+
+@pytest.mark.slow
+def test_the_audit_report_of_a_finished_audit_folder_reruns_nothing(tmp_path, audited_log):
+    from recuplift.causal import AuditResult
+
+    _, result, _ = audited_log
+    folder = result.write(tmp_path / "audit")
+    read = AuditResult.read(folder)  # what the report shows: the folder's numbers, as written
+    assert read.ate == result.ate and read.roles == result.roles and len(read.uplift) == len(result.uplift)
+    pd.testing.assert_frame_equal(read.headline(), result.headline())
+    with pytest.raises(ValueError, match="read from its folder.*figures/\\*.png"):
+        read.plot_qini()
+    html = render_report("audit", tmp_path / "r.html", {"audit_dir": str(folder)})
+    text = html.read_text()
+    ate = result.ate
+    assert f"{ate['estimate']:+.4f} [{ate['ci_low']:+.4f}, {ate['ci_high']:+.4f}]" in text
+    assert f"from the audit in <code>{folder}</code>" in text and _embedded_figures(text) >= FIGURES["audit"]
+    with pytest.raises(ReportError, match="not both"):
+        render_report("audit", tmp_path / "s.html", {"audit_dir": str(folder), "data": "log.parquet"})
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ Ground truth (``true_*`` columns) is compared with the estimates only after esti
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from .adjustment import LADDER, AdjustmentSets, build_adjustment_sets
 from .choices import did_you_mean, unknown_choice
 from .estimators import EffectEstimator, make_estimator
 from .inference import mean_interval
-from .io import write_json, write_table
+from .io import read_table, write_json, write_table
 from .metrics import pehe, qini_curve, uplift_by_quantile
 from .nuisance import (Nuisances, check_fold_settings, cross_fit, dr_scores, folds, group_codes, regression_model,
                        treatment_model)
@@ -119,8 +120,12 @@ class AuditResult:
             rows.append(("naive exposed − unexposed", f"{est.loc[('naive', 'none'), 'ate']:+.4f}"))
         if (rec["estimator"], "tabular") in est.index and rec["adjustment"] != "tabular":
             before = est.loc[(rec["estimator"], "tabular"), "ate"]
-            rows.append(("what text changed", f"{before:+.4f} with tabular covariates only → {ate['estimate']:+.4f} "
-                                              f"with text ({ate['estimate'] - before:+.4f})"))
+            change = (f"{before:+.4f} with tabular covariates only → {ate['estimate']:+.4f} with text "
+                      f"({ate['estimate'] - before:+.4f})")
+            if before == ate["estimate"] and self._outcome_models_flat("tabular", rec["adjustment"]):
+                change += (": the outcome models learnt nothing on either rung (see the warnings), so this is no "
+                           "reading on text")
+            rows.append(("what text changed", change))
         overlap, balance = self.diagnostics["overlap"], self.diagnostics["balance"]
         rows.append(("overlap", f"{'pass' if overlap['passed'] else 'WARN'}: {overlap['share_outside']:.1%} of "
                                 f"propensities outside [0.01, 0.99]; they separate the arms with AUC "
@@ -147,6 +152,37 @@ class AuditResult:
             rows.append(("simulated truth", f"ATE {truth['ate']:+.4f}; interval covers it: {truth['covered']}"))
         return pd.DataFrame(rows, columns=["question", "answer"])
 
+    def _outcome_models_flat(self, *rungs: str) -> bool:
+        """Whether both arms' outcome models predicted one constant in every fold on each of ``rungs``."""
+        nuisance = self.diagnostics.get("nuisance", {})
+        return all(nuisance.get(rung, {}).get(f"outcome_flat_{arm}", 0.0) == 1.0
+                   for rung in rungs for arm in ("unexposed", "exposed"))
+
+    @classmethod
+    def read(cls, folder: str | Path) -> "AuditResult":
+        """A finished audit back from the folder :meth:`write` made, for reports and comparisons without rerunning
+        it. Its figures are the folder's ``figures/*.png``: the balance table, the Qini curve's points and the
+        graph's node groups are not kept, so ``plot_balance``, ``plot_qini`` and ``plot_graph`` need a fitted
+        audit."""
+        path = Path(folder)
+        results, table = path / "results.json", path / "uplift.parquet"
+        if not (results.exists() and table.exists()):
+            raise DataError(Problem(None, f"no audit output at {path} (it needs results.json and uplift.parquet)",
+                                    hint="run `recuplift audit DATA --out DIR` and pass DIR"))
+        saved = json.loads(results.read_text())
+        roles = Roles(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved["roles"].items()})
+        return cls(n_rows=saved["n_rows"], ate=saved["ate"], att=saved["att"], recommended=saved["recommended"],
+                   estimates=pd.DataFrame(saved["estimates"]), refutations=saved["refutations"],
+                   diagnostics=saved["diagnostics"], heterogeneity=saved["heterogeneity"], uplift=read_table(table),
+                   seconds=saved["seconds"], roles=roles, ground_truth=saved.get("ground_truth"),
+                   settings=saved.get("settings", {}))
+
+    def _figure_data(self, name: str) -> Any:
+        if name not in self.figures_data:  # a result read back from its folder
+            raise ValueError(f"this audit was read from its folder, which keeps this figure as figures/*.png, not "
+                             f"its data ({name}): show the PNG, or refit the audit to redraw it")
+        return self.figures_data[name]
+
     # -- figures ---------------------------------------------------------------------------------------------
     def plot_ladder(self):  # noqa: ANN201 - matplotlib Figure
         truth = self.ground_truth["ate"] if self.ground_truth else None
@@ -156,19 +192,19 @@ class AuditResult:
         return plots.overlap(self.diagnostics["overlap"])
 
     def plot_balance(self):  # noqa: ANN201
-        return plots.love_plot(self.figures_data["balance"])
+        return plots.love_plot(self._figure_data("balance"))
 
     def plot_uplift_deciles(self):  # noqa: ANN201
         return plots.uplift_deciles(pd.DataFrame(self.heterogeneity["deciles"]))
 
     def plot_qini(self):  # noqa: ANN201
-        return plots.qini(self.figures_data["qini"])
+        return plots.qini(self._figure_data("qini"))
 
     def plot_groups(self):  # noqa: ANN201
         return plots.group_effects(self.heterogeneity["by_group"], self.ate["estimate"])
 
     def plot_graph(self):  # noqa: ANN201
-        return plots.causal_graph(self.figures_data["graph_groups"], self.roles.treatment, self.roles.outcome,
+        return plots.causal_graph(self._figure_data("graph_groups"), self.roles.treatment, self.roles.outcome,
                                   list(self.roles.modifiers))
 
     def write(self, out_dir: str | Path) -> Path:

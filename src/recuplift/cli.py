@@ -551,8 +551,7 @@ def demo(
     write_json(to_json_safe(targeted.to_dict()), out / "plan" / "targeted.json")
     typer.echo("[5/5] rendering reports …")
     reports = {"Audit: what showing recommendations caused": ("audit", out / "audit.html",
-                                                              {"data": str((out / "data" / "impressions.parquet").resolve()),
-                                                               "seed": seed}),
+                                                              {"audit_dir": str((out / "audit").resolve())}),
                "Uplift ranking and off-policy values": ("uplift_ranking", out / "uplift_ranking.html",
                                                         {"ranking_dir": str((out / "ranking").resolve()),
                                                          "seed": seed, "loop_users": users // 2}),
