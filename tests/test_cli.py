@@ -270,11 +270,13 @@ def test_an_audit_told_the_requests_makes_rank_list_per_request(tmp_path):
     audited = run_cli("audit", str(path), "--request-id", "session", "--no-refute", "--estimators", "naive,aipw",
                       "--out", str(tmp_path / "audit"))
     assert audited.returncode == 0, audited.stderr
+    assert f"recuplift report audit -p audit_dir={tmp_path / 'audit'}" in audited.stdout  # how to see it
     table = pd.read_parquet(tmp_path / "audit" / "uplift.parquet")
     assert (table["request_id"] == log["session"]).all()  # the role reaches the audit's table
     ranked = run_cli("rank", str(path), "--uplift", str(tmp_path / "audit"), "--k", "2", "--bootstrap", "20",
                      "--out", str(tmp_path / "rank"))
     assert ranked.returncode == 0 and "one list per request" in ranked.stdout, ranked.stderr
+    assert f"recuplift report uplift_ranking -p ranking_dir={tmp_path / 'rank'}" in ranked.stdout
     lists = pd.read_parquet(tmp_path / "rank" / "ranking.parquet")
     assert lists.groupby(["policy", "request_id"]).size().max() == 2 and lists.groupby(["policy", "user_id"]).size().max() == 4
 

@@ -233,7 +233,7 @@ def audit(
     typer.echo("seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in result.seconds.items()))
     for warning in result.diagnostics["warnings"]:
         typer.echo(f"warning: {warning}", err=True)
-    typer.echo(f"wrote {out}")
+    typer.echo(f"wrote {out}; its report: recuplift report audit -p audit_dir={out}")
 
 
 def _estimator_settings(pairs: list[str]) -> dict[str, dict[str, Any]]:
@@ -328,7 +328,8 @@ def rank(
             line += f"  {entry['shared_with_relevance']:.0%} of its items also in the relevance list"
         typer.echo(line)
     typer.echo(ranking_next_step(report))
-    typer.echo(f"wrote {out / 'ranking.parquet'}, {out / 'ranking.json'} and {out / 'figures' / 'policies.png'}")
+    typer.echo(f"wrote {out / 'ranking.parquet'}, {out / 'ranking.json'} and {out / 'figures' / 'policies.png'}; "
+               f"their report: recuplift report uplift_ranking -p ranking_dir={out}")
 
 
 def _save_figure(fig, path: Path) -> None:  # noqa: ANN001 - a matplotlib Figure, imported lazily
