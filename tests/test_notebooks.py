@@ -120,6 +120,11 @@ def test_report_on_a_foreign_log_with_renamed_roles(tmp_path, small_sim):
     assert "effect of showing (ATE)" in text and "tabular+text+pair" in text
     # the audit's warnings reach the reader: covariates were not named, so the report lists what it adjusted for
     assert "Read with care" in text and "covariates not named" in text
+    # the text report takes the same role names (it only knew the simulator's before)
+    html = render_report("text_confounders", tmp_path / "t.html",
+                         {"data": str(path), "treatment": "shown", "outcome": "clicked", "user_id": "uid",
+                          "item_id": "sku", "text": "description,query", "propensity": None, "estimators": "naive,aipw"})
+    assert "Text as a confounder" in html.read_text() and "Traceback" not in html.read_text()
 
 
 @pytest.mark.slow
