@@ -146,7 +146,10 @@ def embed(
     cache_dir: Annotated[Optional[Path], typer.Option(help="Embedding cache folder (default $RECUPLIFT_CACHE_DIR or ~/.cache/recuplift).")] = None,
     clear_cache: Annotated[bool, typer.Option("--clear-cache", help="Delete the embedding cache (then embed, if DATA is given).")] = False,
 ) -> None:
-    """Embed text columns: each distinct text once, cached on disk; writes Parquet and prints throughput."""
+    """Embed text columns: each distinct text once, cached on disk; writes Parquet and prints throughput.
+
+    These are whole-text vectors, for models of your own; the audit embeds each text's sentences instead, so this
+    does not warm the audit's cache."""
     from .textcache import clear_cache as clear
 
     if clear_cache:
