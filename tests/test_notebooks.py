@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from recuplift.ihdp import DEFAULT_DIR
+from recuplift.schema import DataError
 from recuplift.report import NOTEBOOK_DIR, REPORTS, ReportError, parse_parameters, render_report, typed_value
 
 SMALL = {
@@ -147,6 +148,13 @@ def test_the_audit_report_of_a_finished_audit_folder_reruns_nothing(tmp_path, au
     pd.testing.assert_frame_equal(read.headline(), result.headline())
     with pytest.raises(ValueError, match="read from its folder.*figures/\\*.png"):
         read.plot_qini()
+    old = tmp_path / "old"  # an audit written by a version that kept less
+    old.mkdir()
+    (old / "results.json").write_text('{"n_rows": 3, "ate": {}}')
+    (folder / "uplift.parquet").rename(old / "uplift.parquet")
+    with pytest.raises(DataError, match="lacks att, recommended, .*re-run `recuplift audit`"):
+        AuditResult.read(old)
+    (old / "uplift.parquet").rename(folder / "uplift.parquet")
     html = render_report("audit", tmp_path / "r.html", {"audit_dir": str(folder)})
     text = html.read_text()
     ate = result.ate

@@ -124,6 +124,9 @@ def test_a_runtime_past_the_table_and_a_lift_past_the_baseline_are_said():
     doubling = plan_test(Metric("proportion", 0.05), 0.1)
     assert any("absolute" in n and "+200%" in n for n in doubling.notes)
     assert not any("absolute" in n for n in plan_test(Metric("proportion", 0.05), 1.0, relative=True).notes)
+    swift = plan_test(Metric("proportion", 0.05), 0.01, weekly_units=1_000_000)
+    assert swift.weeks < 1 and any("run the test a full week anyway" in n for n in swift.notes)
+    assert not any("full week" in n for n in slow.notes)
     assert (runtime_text(0.5), runtime_text(3.25), runtime_text(520)) == ("3.5 days", "3.2 weeks",
                                                                           "520 weeks (about 10 years)")
 

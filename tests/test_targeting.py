@@ -38,6 +38,9 @@ def test_targeted_plan_rows_and_choices(audited_log):
     step = plan.next_step()
     assert f"top {plan.fastest:.0%}" in step and f"{int(fastest['n_total']):,} units" in step
     assert ("may well find nothing" in step) == (fastest["ci_low"] <= 0)
+    assert ("run it a full week anyway" in step) == (fastest["weeks"] < 1)
+    swift = replace(plan, weekly_units=1e9, segments=table.assign(weeks=table["weeks"] * 50_000 / 1e9))
+    assert "run it a full week anyway" in swift.next_step()  # a sample that arrives in hours still spans a week
     for low, said in ((-0.01, True), (0.001, False)):  # an expected effect the audit cannot tell from zero is said
         shifted = replace(plan, segments=table.assign(ci_low=np.where(table["share"] == plan.fastest, low,
                                                                       table["ci_low"])))

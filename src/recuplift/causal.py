@@ -170,6 +170,11 @@ class AuditResult:
             raise DataError(Problem(None, f"no audit output at {path} (it needs results.json and uplift.parquet)",
                                     hint="run `recuplift audit DATA --out DIR` and pass DIR"))
         saved = json.loads(results.read_text())
+        lacking = [key for key in ("n_rows", "ate", "att", "recommended", "estimates", "refutations", "diagnostics",
+                                   "heterogeneity", "seconds", "roles") if key not in saved]
+        if lacking:
+            raise DataError(Problem(None, f"{results} lacks {', '.join(lacking)}",
+                                    hint="re-run `recuplift audit` with this version of recuplift"))
         roles = Roles(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved["roles"].items()})
         return cls(n_rows=saved["n_rows"], ate=saved["ate"], att=saved["att"], recommended=saved["recommended"],
                    estimates=pd.DataFrame(saved["estimates"]), refutations=saved["refutations"],

@@ -242,6 +242,10 @@ def units_after(weeks: np.ndarray | float, weekly_units: float, accumulation: fl
     return weekly_units * np.power(np.asarray(weeks, float), accumulation)
 
 
+FULL_WEEK_NOTE = ("the sample arrives within a week, but run the test a full week anyway: weekdays and weekends "
+                  "behave differently, and a shorter test measures only some of them")
+
+
 def runtime_text(weeks: float) -> str:
     """A runtime as people say it: days under a week, years beside the weeks past two years."""
     if weeks < 1:
@@ -284,6 +288,8 @@ def plan_test(metric: Metric, lift: float, relative: bool = False, design: Desig
         notes.append(f"the lift is absolute: {effect:+g} moves the rate from {metric.baseline:g} to "
                      f"{metric.baseline + effect:g} ({effect / metric.baseline:+.0%}); for a lift relative to the "
                      f"baseline pass relative=True (--relative)")
+    if weeks is not None and weeks < 1:
+        notes.append(FULL_WEEK_NOTE)
     if weeks is not None and weeks > max_weeks and not by_week.empty:
         last = by_week.iloc[-1]
         notes.append(f"the test needs {runtime_text(weeks)} at {weekly_units:,.0f} units a week; the table stops at "

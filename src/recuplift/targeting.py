@@ -167,6 +167,8 @@ class TargetedPlan:
                     "smallest lift worth shipping instead of targeting.")
         row = self.segments.set_index("share").loc[q]
         runtime = f" — about {runtime_text(row['weeks'])}" if self.weekly_units else ""
+        if self.weekly_units and row["weeks"] < 1:
+            runtime += " (run it a full week anyway, so every weekday is in it)"
         step = (f"Run the targeted test on the top {q:.0%} of predicted uplift: {int(row['n_total']):,} units in "
                 f"total{runtime}, expecting {row['effect']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}].")
         if row["ci_low"] <= 0:  # the sample is sized for the point estimate, which the audit cannot tell from 0
