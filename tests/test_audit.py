@@ -416,3 +416,13 @@ def test_an_unchanged_estimate_from_flat_outcome_models_is_not_read_as_text_chan
 
     assert "(+0.0000)" in text_row() and "learnt nothing" not in text_row()  # models that learnt: a real zero
     assert "learnt nothing on either rung" in text_row(diagnostics={**result.diagnostics, "nuisance": flat})
+
+
+def test_the_headline_says_whether_the_interval_covers_the_simulated_truth_in_words(audited_log):
+    import dataclasses
+
+    _, result, _ = audited_log
+    for covered, said in ((True, "the interval covers it"), (False, "the interval misses it")):
+        truth = {"ate": 0.0123, "bias": 0.0, "covered": covered, "pehe": 0.1}
+        row = dataclasses.replace(result, ground_truth=truth).headline().set_index("question").loc["simulated truth"]
+        assert row["answer"] == f"ATE +0.0123; {said}"

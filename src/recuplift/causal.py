@@ -149,7 +149,8 @@ class AuditResult:
         rows.append(("next step", step))
         if self.ground_truth:
             truth = self.ground_truth
-            rows.append(("simulated truth", f"ATE {truth['ate']:+.4f}; interval covers it: {truth['covered']}"))
+            rows.append(("simulated truth", f"ATE {truth['ate']:+.4f}; the interval "
+                                            f"{'covers it' if truth['covered'] else 'misses it'}"))
         return pd.DataFrame(rows, columns=["question", "answer"])
 
     def _outcome_models_flat(self, *rungs: str) -> bool:
