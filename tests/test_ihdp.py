@@ -34,8 +34,10 @@ def test_loader_reads_effects_and_the_held_out_rows(ihdp_dir):
     d = load_ihdp(2, ihdp_dir)
     assert d["X"].shape == (160, 4) and d["held_out"].sum() == 20 and d["held_out"][140:].all()
     np.testing.assert_allclose(d["tau"], 2.0 + d["X"][:, 1])
-    with pytest.raises(DataError, match="realization 3 not found"):
+    with pytest.raises(DataError, match="realization 3 not found.*this folder holds realizations 1–2"):
         load_ihdp(3, ihdp_dir)
+    with pytest.raises(DataError, match="point data_dir at the folder holding"):
+        load_ihdp(1, ihdp_dir / "nowhere")
 
 
 def test_an_ensemble_is_scored_with_each_of_its_members(ihdp_dir):

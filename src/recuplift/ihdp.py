@@ -24,8 +24,11 @@ def load_ihdp(realization: int, data_dir: str | Path = DEFAULT_DIR) -> dict[str,
     folder = Path(data_dir)
     path = folder / f"ihdp_npci_{realization}.csv"
     if not path.exists():
-        raise DataError(Problem(None, f"IHDP realization {realization} not found at {path}",
-                                hint="point data_dir at the folder holding ihdp_npci_<r>.csv and test_rows.csv"))
+        held = sorted(int(p.stem.rsplit("_", 1)[1]) for p in folder.glob("ihdp_npci_*.csv")
+                      if p.stem.rsplit("_", 1)[1].isdigit())
+        hint = (f"this folder holds realizations {held[0]}–{held[-1]}" if held
+                else "point data_dir at the folder holding ihdp_npci_<r>.csv and test_rows.csv")
+        raise DataError(Problem(None, f"IHDP realization {realization} not found at {path}", hint=hint))
     raw = pd.read_csv(path, header=None).to_numpy()
     test_rows = pd.read_csv(folder / "test_rows.csv")
     held_out = np.zeros(len(raw), dtype=bool)
