@@ -131,6 +131,18 @@ def test_propensity_rules(value, rule):
     assert p.column == "propensity" and rule in p.rule and p.rows == (5,)
 
 
+def test_propensities_given_as_percentages_are_recognized():
+    df = base_frame()
+    df["propensity"] = np.linspace(10, 60, len(df))
+    [p] = problems_of(df)
+    assert f"{len(df)} rows (100.0%) lie outside (values run from 10 to 60)" in p.rule
+    assert "these look like percentages: divide by 100, df['propensity'] / 100" in p.hint
+    df["propensity"] = 0.5
+    df.loc[[1, 2], "propensity"] = 1.0  # an always-shown row is no percentage
+    [p] = problems_of(df)
+    assert "2 rows (25.0%) lie outside" in p.rule and "leaves no overlap" in p.hint
+
+
 @pytest.mark.parametrize("value, rule", [(0, "≥ 1"), (2.5, "whole number")])
 def test_position_rules(value, rule):
     df = base_frame().astype({"position": float})

@@ -447,8 +447,13 @@ def _check_propensity(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd
         return None
     outside = (values <= 0) | (values >= 1)
     if outside.any():
-        problems.append(Problem(col, "propensity must lie strictly inside (0, 1)", offending_rows(outside),
-                                "a logging probability of 0 or 1 leaves no overlap; drop those rows"))
+        if values.min() > 0 and values.max() < 100 and (values > 1).mean() > 0.5:
+            hint = f"these look like percentages: divide by 100, df[{col!r}] / 100"
+        else:
+            hint = "a logging probability of 0 or 1 leaves no overlap; drop those rows"
+        problems.append(Problem(col, f"propensity must lie strictly inside (0, 1); {int(outside.sum()):,} rows "
+                                     f"({outside.mean():.1%}) lie outside (values run from {values.min():g} to {values.max():g})",
+                                offending_rows(outside), hint))
         return None
     return values
 
