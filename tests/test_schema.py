@@ -285,6 +285,18 @@ def test_a_log_with_nothing_to_adjust_for_is_warned_about():
         assert not any("nothing to adjust for" in w.rule for w in validate(log).warnings), keep
 
 
+def test_a_log_without_user_ids_is_warned_about_and_a_likely_id_column_named():
+    def user_warnings(df):
+        return [w for w in validate(df).warnings if w.rule.startswith("no user id")]
+
+    assert not user_warnings(base_frame())
+    [bare] = user_warnings(base_frame().drop(columns="user_id"))
+    assert "intervals treat every row as independent" in bare.rule and "--user-id" in bare.hint
+    renamed = base_frame().rename(columns={"user_id": "visitorId"}).assign(user_tenure_days=3)
+    [guess] = user_warnings(renamed)  # a user word and an id ending; user_tenure_days is no id
+    assert guess.hint == "if 'visitorId' names the user, pass --user-id visitorId"
+
+
 def test_exact_copies_of_rows_are_warned_about():
     df = base_frame()
     copied = pd.concat([df, df.iloc[[2, 5]]], ignore_index=True)

@@ -252,6 +252,13 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
                                 offending_rows(copies), "fine if they are distinct impressions that no column "
                                                         "tells apart; if a join or an export duplicated them, drop "
                                                         "them (df.drop_duplicates()): copies narrow every interval"))
+    if not roles.user_id:  # a user's candidates share the user: counted as independent rows, intervals are too narrow
+        looks_like = [str(c) for c in df.columns if _looks_like_user_id(str(c))]
+        warnings.append(Problem(None, "no user id: intervals treat every row as independent, and cross-fitting "
+                                      "splits rows, not users",
+                                hint=(f"if {looks_like[0]!r} names the user, pass --user-id {looks_like[0]}"
+                                      if looks_like else "if a user has several rows (a list's candidates), name "
+                                                         "the user column with --user-id")))
     if not (roles.covariates or roles.text or roles.propensity):
         warnings.append(Problem(None, "nothing to adjust for: no covariates, no text and no logged propensity, so "
                                       "every estimate is, up to noise, the naive difference in outcome rates",
@@ -351,6 +358,15 @@ def _non_numeric_rows(series: pd.Series) -> tuple[int, ...]:
     return offending_rows(converted.isna() & series.notna())
 
 
+_USER_ID_WORDS = ("user", "customer", "client", "visitor", "member", "account", "uid")
+
+
+def _looks_like_user_id(name: str) -> bool:
+    """``customer_id``, ``visitorId``, ``uid``, ``member_no``: a user word and an id ending (``user_tenure_days``
+    is not one)."""
+    lower = name.lower()
+    return any(w in lower for w in _USER_ID_WORDS) and (
+        lower in _USER_ID_WORDS or lower.endswith(("id", "_no", "key", "number", "_nr")))
 _UNEXPOSED_LABELS = {"no", "n", "false", "f", "control", "off", "not shown", "unexposed", "hidden"}
 
 
