@@ -251,6 +251,9 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     assert unknown.returncode == 2 and "'session' is not a column of the log" in unknown.stderr
     half = run_cli("rank", str(data), "--uplift", str(audit_dir), "--max-per-category", "1", "--out", str(tmp_path / "z"))
     assert half.returncode == 2 and "needs both --category COLUMN and --max-per-category N" in half.stderr
+    inside = run_cli("rank", str(data), "--uplift", str(audit_dir / "uplift.parquet"), "--out", str(audit_dir))
+    assert inside.returncode == 2 and "is the audit's folder, which a rerun of the audit replaces whole" in \
+        " ".join(inside.stderr.split()) and not (audit_dir / "ranking.json").exists()
     short = run_cli("rank", str(data), "--uplift", str(tmp_path / "missing"), "--out", str(tmp_path / "x"))
     assert short.returncode == 2 and "no audit output" in short.stderr
     shuffled = tmp_path / "shuffled.parquet"  # the same rows in another order: each would get another row's truth

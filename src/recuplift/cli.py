@@ -282,6 +282,11 @@ def rank(
     from .ranking import evaluate_rankings, ranking_next_step
     from .targeting import check_log_matches_audit, read_audit_roles, read_audit_uplift, read_exclusions
 
+    audit_folder = uplift if uplift.is_dir() else uplift.parent
+    if out.resolve() == audit_folder.resolve():  # an audit rerun replaces its folder whole: the lists would go too
+        raise typer.BadParameter(f"{out} is the audit's folder, which a rerun of the audit replaces whole; give the "
+                                 f"lists a folder of their own, e.g. {audit_folder.parent / 'ranking'}",
+                                 param_hint="--out")
     table = read_audit_uplift(uplift)
     log = read_table(data)
     roles = read_audit_roles(uplift)
