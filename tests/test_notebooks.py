@@ -255,6 +255,13 @@ def test_where_a_report_goes_is_settled_before_it_runs(tmp_path):
     (tmp_path / "notes").write_text("")
     with pytest.raises(ReportError, match="expected an .html file or a folder; got .*notes"):
         report_path(notebook, tmp_path / "notes")  # an existing file without a suffix is not a folder
+    audit = tmp_path / "audit"  # a rerun audit replaces its folder whole, and refuses one holding a report
+    audit.mkdir()
+    (audit / "results.json").write_text("{}")
+    (audit / "uplift.parquet").write_text("")
+    for into in (audit, audit / "audit.html"):
+        with pytest.raises(ReportError, match="is an audit's folder, which a rerun of the audit replaces whole"):
+            report_path(notebook, into)
     out = subprocess.run([sys.executable, "-m", "recuplift.cli", "report", "ab_test_planning", "--out",
                           str(tmp_path / "nowhere" / "plan.pdf")], capture_output=True, text=True)
     assert out.returncode == 2 and "--out" in out.stderr and "executing" not in out.stdout

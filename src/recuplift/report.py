@@ -55,11 +55,13 @@ def report_path(notebook: Path, out: str | Path | None = None) -> Path:
     if out is None:
         return Path("reports") / own_name
     out = Path(out)
-    if out.is_dir() or (not out.exists() and not out.suffix):
-        return out / own_name
-    if out.suffix.lower() not in (".html", ".htm"):
+    target = out / own_name if out.is_dir() or (not out.exists() and not out.suffix) else out
+    if target.suffix.lower() not in (".html", ".htm"):
         raise ReportError(f"expected an .html file or a folder; got '{out}'")
-    return out
+    if (target.parent / "results.json").exists() and (target.parent / "uplift.parquet").exists():
+        raise ReportError(f"{target.parent} is an audit's folder, which a rerun of the audit replaces whole; give "
+                          f"the report a folder of its own, e.g. {target.parent.parent / 'reports'}")
+    return target
 
 
 def parse_parameters(pairs: list[str], notebook: Path) -> dict[str, Any]:
