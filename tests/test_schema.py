@@ -315,6 +315,11 @@ def test_roles_may_be_given_as_a_plain_mapping():
         validate(df, {"treatmnet": "shown"})
 
 
+def test_a_column_named_twice_in_a_list_role_is_one_column():
+    assert Roles(covariates=("price", "category", "price")).covariates == ("price", "category")
+    assert Roles.from_mapping({"text": "a,b,a", "modifiers": ["c", "c"]}).text == ("a", "b")
+
+
 def test_roles_from_mapping_parses_lists_and_rejects_unknown_keys():
     roles = Roles.from_mapping({"text": "a, b", "covariates": "x,y", "propensity": ""})
     assert roles.text == ("a", "b") and roles.covariates == ("x", "y") and roles.propensity is None

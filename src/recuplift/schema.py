@@ -84,8 +84,8 @@ class Roles:
             value = getattr(self, name)
             if isinstance(value, str):
                 object.__setattr__(self, name, (value,))
-            elif value is not None:
-                object.__setattr__(self, name, tuple(value))
+            elif value is not None:  # a column named twice is one column (two would repeat it in every design)
+                object.__setattr__(self, name, tuple(dict.fromkeys(value)))
 
     @classmethod
     def from_mapping(cls, mapping: dict[str, Any] | None) -> "Roles":
