@@ -115,11 +115,14 @@ def group_effects(rows: list[dict[str, Any]], ate: float, levels_per_column: int
 
 def feedback_loop(table: pd.DataFrame) -> Figure:
     """True incremental outcomes per 1,000 users, round by round, of each policy's loop."""
+    from itertools import cycle
+
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for policy, rows in table.groupby("policy"):
-        ax.plot(rows["round"], rows["incremental_per_1000_users"], marker="o", label=f"rank by {policy}")
+    styles = cycle([dict(marker="o", ls="-", ms=7), dict(marker="s", ls="--", ms=4)])
+    for (policy, rows), style in zip(table.groupby("policy"), styles):  # equal rounds (round 0 always): both seen
+        ax.plot(rows["round"], rows["incremental_per_1000_users"], label=f"rank by {policy}", **style)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rounds are whole: no tick at round 0.2
     ax.set_xlabel("round (0 = the original logger)")
     ax.set_ylabel("incremental outcomes per 1,000 users")
