@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import cycle
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -115,8 +116,6 @@ def group_effects(rows: list[dict[str, Any]], ate: float, levels_per_column: int
 
 def feedback_loop(table: pd.DataFrame) -> Figure:
     """True incremental outcomes per 1,000 users, round by round, of each policy's loop."""
-    from itertools import cycle
-
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
