@@ -23,6 +23,17 @@ def test_round_trip(tmp_path, frame, name):
     pd.testing.assert_frame_equal(back.reset_index(drop=True), frame, check_dtype=False)
 
 
+def test_spreadsheet_csv_encodings_read_as_the_same_table(tmp_path, frame):
+    table = frame.assign(item_text=["Café crème", None, "naïve"])
+    (tmp_path / "bom.csv").write_bytes(table.to_csv(index=False).encode("utf-8-sig"))  # Excel's "CSV UTF-8"
+    back = read_table(tmp_path / "bom.csv")
+    assert list(back.columns) == list(table.columns) and back["item_text"][0] == "Café crème"
+    (tmp_path / "ansi.csv").write_bytes(table.to_csv(index=False).encode("cp1252"))  # Excel's plain "CSV"
+    with pytest.warns(UserWarning, match=r"ansi.csv is not UTF-8 \(byte 0xe9 .*read as Windows-1252"):
+        back = read_table(tmp_path / "ansi.csv")
+    pd.testing.assert_frame_equal(back, table, check_dtype=False)  # was: 'utf-8' codec can't decode byte 0xe9
+
+
 @pytest.mark.parametrize("sep", [";", "\t", "|"])
 def test_csv_files_written_with_other_separators_read_as_the_same_table(tmp_path, frame, sep):
     table = frame.assign(price=[1.5, 20.25, None], note=["0,5 kg", "x", "y"])

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -85,16 +86,31 @@ def read_table(source: str | os.PathLike[str], columns: list[str] | None = None)
                             hint="use .parquet, .csv or file.duckdb::table"))
 
 
+def _csv_encoding(path: Path) -> str:
+    """UTF-8 (a byte-order mark is skipped), or Windows-1252 for a file that is not UTF-8 — as spreadsheets in
+    Western European locales export CSV; read as UTF-8 it failed on its first accented letter."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        warnings.warn(f"{path.name} is not UTF-8 (byte {raw[err.start]:#04x} at offset {err.start:,}): read as "
+                      f"Windows-1252; if its texts look wrong, re-save it as UTF-8", stacklevel=3)
+        return "cp1252"
+    return "utf-8-sig"
+
+
 def _read_csv(path: Path, columns: list[str] | None, sep: str) -> pd.DataFrame:
     """A CSV file; one exported with semicolons, tabs or pipes (as spreadsheets in many locales write them)
     read as a single column whose name held every header, so every role was reported missing. Semicolon files
     usually write decimal commas (0,25): columns made only of such numbers are read as numbers."""
-    header = pd.read_csv(path, sep=sep, nrows=0).columns
+    encoding = _csv_encoding(path)
+    header = pd.read_csv(path, sep=sep, nrows=0, encoding=encoding).columns
     if len(header) == 1:
         other = next((s for s in (";", "\t", "|") if s != sep and s in str(header[0])), None)
         if other is not None:
             sep = other
-    table = pd.read_csv(path, usecols=columns, sep=sep)
+    table = pd.read_csv(path, usecols=columns, sep=sep, encoding=encoding)
     if sep == ";":
         for col in table.columns:
             values = table[col].dropna()
