@@ -160,8 +160,9 @@ def test_the_audit_report_of_a_finished_audit_folder_reruns_nothing(tmp_path, au
     ate = result.ate
     assert f"{ate['estimate']:+.4f} [{ate['ci_low']:+.4f}, {ate['ci_high']:+.4f}]" in text
     assert f"from the audit in <code>{folder}</code>" in text and _embedded_figures(text) >= FIGURES["audit"]
-    with pytest.raises(ReportError, match="not both"):
-        render_report("audit", tmp_path / "s.html", {"audit_dir": str(folder), "data": "log.parquet"})
+    with pytest.raises(ReportError, match="data, seed do not apply with audit_dir: the finished run is shown as"):
+        render_report("audit", tmp_path / "s.html", {"audit_dir": str(folder), "data": "log.parquet", "seed": 3})
+    assert not (tmp_path / "s.html").exists()
 
 
 @pytest.mark.slow

@@ -33,6 +33,14 @@ REPORTS = {
 }
 
 
+# a finished run's folder is shown as written: the parameters that would rerun it do not apply beside it
+FINISHED_RUNS = {
+    "audit": ("audit_dir", ("data", "treatment", "outcome", "propensity", "user_id", "item_id", "request_id", "text",
+                            "covariates", "modifiers", "estimators", "refute", "seed", "text_model", "n_users")),
+    "uplift_ranking": ("ranking_dir", ("n_users", "k")),
+}
+
+
 class ReportError(RuntimeError):
     """A notebook cell failed; the message names the cell and the error."""
 
@@ -138,6 +146,18 @@ def _local_transport() -> dict[str, Any]:
     return {"kernel_manager_class": LocalKernelManager}
 
 
+def _check_finished_run(notebook: Path, parameters: dict[str, Any]) -> None:
+    """Refuse rerun settings given beside a finished run's folder: they would be dropped without a word."""
+    key = next((k for k, filename in REPORTS.items() if filename == notebook.name), None)
+    folder, rerun = FINISHED_RUNS.get(key, (None, ()))
+    if folder is not None and parameters.get(folder) is not None:
+        given = [p for p in rerun if p in parameters]
+        if given:
+            raise ReportError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply with {folder}: the "
+                              f"finished run is shown as written; leave {'it' if len(given) == 1 else 'them'} out, "
+                              f"or drop {folder} to run afresh")
+
+
 def render_report(name: str, out_html: str | Path, parameters: dict[str, Any] | None = None,
                   kernel: str = "python3", timeout: int | None = None, progress: bool = True) -> Path:
     """Execute notebook ``name`` with ``parameters`` and write ``out_html`` (and the executed notebook
@@ -147,6 +167,7 @@ def render_report(name: str, out_html: str | Path, parameters: dict[str, Any] | 
     from nbconvert import HTMLExporter
 
     notebook = notebook_path(name)
+    _check_finished_run(notebook, parameters or {})
     out_html = report_path(notebook, out_html)
     out_html.parent.mkdir(parents=True, exist_ok=True)
     executed = out_html.with_suffix(".ipynb")
