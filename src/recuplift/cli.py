@@ -493,7 +493,7 @@ def report(
     parameter: Annotated[Optional[list[str]], typer.Option("-p", "--parameter", help="key=value for the notebook's parameters cell (repeatable; lists comma-separated).")] = None,
 ) -> None:
     """Execute a notebook with parameters and render it to HTML without code."""
-    from .report import ReportError, notebook_path, parse_parameters, render_report, report_path
+    from .report import ReportError, check_finished_run, notebook_path, parse_parameters, render_report, report_path
 
     try:  # a wrong name or parameter is a usage error (status 2); a notebook that fails to run, status 1
         notebook = notebook_path(name)
@@ -501,6 +501,7 @@ def report(
         raise typer.BadParameter(str(err), param_hint="NAME") from err
     try:
         params = parse_parameters(parameter or [], notebook)
+        check_finished_run(notebook, params)
     except ReportError as err:
         raise typer.BadParameter(str(err), param_hint="--parameter") from err
     try:  # checked before the notebook runs, not after

@@ -146,7 +146,7 @@ def _local_transport() -> dict[str, Any]:
     return {"kernel_manager_class": LocalKernelManager}
 
 
-def _check_finished_run(notebook: Path, parameters: dict[str, Any]) -> None:
+def check_finished_run(notebook: Path, parameters: dict[str, Any]) -> None:
     """Refuse rerun settings given beside a finished run's folder: they would be dropped without a word."""
     key = next((k for k, filename in REPORTS.items() if filename == notebook.name), None)
     folder, rerun = FINISHED_RUNS.get(key, (None, ()))
@@ -167,7 +167,7 @@ def render_report(name: str, out_html: str | Path, parameters: dict[str, Any] | 
     from nbconvert import HTMLExporter
 
     notebook = notebook_path(name)
-    _check_finished_run(notebook, parameters or {})
+    check_finished_run(notebook, parameters or {})
     out_html = report_path(notebook, out_html)
     out_html.parent.mkdir(parents=True, exist_ok=True)
     executed = out_html.with_suffix(".ipynb")
