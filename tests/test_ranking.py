@@ -165,6 +165,15 @@ def test_ranking_report_on_an_audited_log(audited_log):
         _, whole = evaluate_rankings(candidates, k=10, n_bootstrap=20)
     assert whole["lists_showing_every_candidate"] == 1.0 and whole["policies"]["uplift"]["shared_with_relevance"] == 1.0
     assert ranking_next_step(whole).endswith("so the lists hold the same items: choose a smaller k.")
+    assert report["policies"]["uplift"]["tied_lists"] == 0.0
+    # outcome models that learnt nothing give every candidate of a user one uplift: the list is the tie-break
+    flat = candidates.assign(uplift=candidates.groupby("user_id")["uplift"].transform("mean"))
+    first = flat["user_id"] == flat["user_id"].iloc[0]
+    flat.loc[first, "uplift"] += np.arange(first.sum()) * 1e-3  # one user's candidates still differ
+    _, tied = evaluate_rankings(flat, k=3, n_bootstrap=20)
+    share = tied["policies"]["uplift"]["tied_lists"]
+    assert share == pytest.approx(1 - 1 / candidates["user_id"].nunique())  # all but the one user left varied
+    assert f"Predicted uplift is the same for every candidate of {share:.0%} of lists" in ranking_next_step(tied)
 
 
 def test_ranking_next_step_follows_the_best_interval():

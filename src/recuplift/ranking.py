@@ -258,9 +258,10 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                                         random_state=random_state)
         entry = {"value_per_user": value_est.to_dict(), "incremental_per_user": incremental.to_dict(orient="records")}
         if name != "logging":
-            entry["uplift_validation"] = uplift_at_k(frame, rankings[name],
-                                                     policy_scores(frame, name, blend, value), n_bootstrap=n_bootstrap,
+            scores = policy_scores(frame, name, blend, value)
+            entry["uplift_validation"] = uplift_at_k(frame, rankings[name], scores, n_bootstrap=n_bootstrap,
                                                      random_state=random_state, per=per)
+            entry["tied_lists"] = _share_tied(frame, scores, per)
             if "relevance" in rankings:
                 entry["shared_with_relevance"] = shared_with(rankings[name], rankings["relevance"], per)
         if has_truth:
@@ -276,6 +277,12 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                 entry["truth"].update(causal_ranking_metrics(rankings[name], frame, k, n_bootstrap, random_state, per))
         report["policies"][name] = entry
     return pd.concat(rankings.values(), ignore_index=True), report
+
+
+def _share_tied(candidates: pd.DataFrame, scores: np.ndarray, per: str | None = None) -> float:
+    """The share of lists whose candidates all score the same: their order is the tie-break, not the policy."""
+    keyed = candidates[list_keys("user_id", per)].assign(_score=scores)
+    return float((keyed.groupby(list_keys("user_id", per), observed=True)["_score"].nunique() <= 1).mean())
 
 
 def _share_listing_everything(candidates: pd.DataFrame, k: int, per: str | None = None) -> float:
@@ -321,9 +328,13 @@ def ranking_next_step(report: dict) -> str:
         advice = (f"A/B test the {best} list against the current ranking: off policy it causes {interval} "
                   f"incremental outcomes; the planning report sizes the test.")
     shared = report["policies"].get("uplift", {}).get("shared_with_relevance")
+    tied = report["policies"].get("uplift", {}).get("tied_lists", 0.0)
     if report.get("lists_showing_every_candidate", 0.0) >= 1.0:
         advice += (f" Every list shows all of its candidates (k = {report['k']} is at least the candidates per list), "
                    f"so the lists hold the same items: choose a smaller k.")
+    elif tied >= 0.5:
+        advice += (f" Predicted uplift is the same for every candidate of {tied:.0%} of lists (the audit's models found "
+                   f"no per-row signal; see its warnings), so those uplift lists are tie-breaks, not rankings.")
     elif shared is not None and shared >= NEARLY_RELEVANCE:
         advice += (f" The uplift list shows {shared:.0%} of the relevance list's items: on this log predicted uplift "
                    f"ranks almost as relevance does.")
