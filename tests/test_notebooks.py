@@ -125,7 +125,8 @@ def test_report_on_a_foreign_log_with_renamed_roles(tmp_path, small_sim):
     html = render_report("text_confounders", tmp_path / "t.html",
                          {"data": str(path), "treatment": "shown", "outcome": "clicked", "user_id": "uid",
                           "item_id": "sku", "text": "description,query", "propensity": None, "estimators": "naive,aipw"})
-    assert "Text as a confounder" in html.read_text() and "Traceback" not in html.read_text()
+    text = html.read_text()
+    assert "Text as a confounder" in text and "Read with care" in text and "Traceback" not in text
 
 
 @pytest.mark.slow
