@@ -25,6 +25,19 @@ COVARIATES = ("u0", "u1", "u2", "i0", "i1", "i2")  # the off-simulator generator
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def seed_range(default_n: int, default_first: int = 0) -> range:
+    """The seeds a benchmark runs, from its command line ``[N_SEEDS [FIRST_SEED]]``: a re-check on seeds we did
+    not tune on is one argument away (``python benchmarks/audit_accuracy.py 10 100``)."""
+    args = sys.argv[1:]
+    try:
+        n, first = (int(args[0]) if args else default_n), (int(args[1]) if len(args) > 1 else default_first)
+    except ValueError:
+        sys.exit(f"usage: python {Path(sys.argv[0]).name} [N_SEEDS [FIRST_SEED]] (whole numbers); got {' '.join(args)}")
+    if n < 1 or first < 0 or len(args) > 2:
+        sys.exit(f"usage: python {Path(sys.argv[0]).name} [N_SEEDS [FIRST_SEED]]: N_SEEDS ≥ 1, FIRST_SEED ≥ 0")
+    return range(first, first + n)
+
+
 def report(name: str, rows: list[dict[str, Any]], summary: dict[str, Any], started: float) -> None:
     """Print the table and the pass/fail summary; write ``results/<name>.json`` atomically."""
     table = pd.DataFrame(rows)

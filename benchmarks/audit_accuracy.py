@@ -11,18 +11,17 @@ A reference for the intervals, per seed: AIPW with the simulator's *true* propen
 (nothing estimated; the efficient influence function), its interval clustered by user. Its coverage on the
 same seeds says how much of a shortfall is the luck of the draw rather than our nuisance models.
 
-``python benchmarks/audit_accuracy.py [N_SEEDS]`` (default 10).
+``python benchmarks/audit_accuracy.py [N_SEEDS [FIRST_SEED]]`` (default 10).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 import pandas as pd
 
-from _harness import report, true_nuisance_covers
+from _harness import report, seed_range, true_nuisance_covers
 from recuplift.causal import DEFAULT_ESTIMATORS, Audit
 from recuplift.simulate import simulate
 from recuplift.text import TextEncoder
@@ -39,11 +38,11 @@ def oracle_covers(data: pd.DataFrame) -> bool:
                                 data["true_p1"], data["user_id"].to_numpy(), data["true_uplift"])
 
 
-def main(n_seeds: int = 10) -> None:
+def main(seeds: range = range(10)) -> None:
     started = time.perf_counter()
     encoder = TextEncoder(progress=False)
     runs, estimates = [], []
-    for seed in range(n_seeds):
+    for seed in seeds:
         sim = simulate(seed=seed)
         oracle = oracle_covers(sim.data)
         for propensity in ("logged", "removed"):
@@ -92,4 +91,4 @@ def main(n_seeds: int = 10) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
+    main(seed_range(10))

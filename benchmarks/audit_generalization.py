@@ -14,19 +14,19 @@ column removed. Reported per case: coverage of the true sample ATE by the recomm
 bias, the share of the naive bias removed, and the root mean square of bias / standard error (≈ 1 when the
 intervals are as wide as the errors).
 
-``python benchmarks/audit_generalization.py [N_SEEDS]`` (default 30).
+``python benchmarks/audit_generalization.py [N_SEEDS [FIRST_SEED]]`` (default 30).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from _harness import COVARIATES, audit_record, audit_summary, covariate_roles, report, user_item_draws
+from _harness import (COVARIATES, audit_record, audit_summary, covariate_roles, report, seed_range,
+                      user_item_draws)
 from recuplift.causal import Audit
 
 
@@ -52,10 +52,10 @@ def interaction_log(seed: int, n_users: int = 1500, per_user: int = 12, n_items:
                          "true_uplift": p1 - p0})
 
 
-def main(n_seeds: int = 30) -> None:
+def main(seeds: range = range(30)) -> None:
     started = time.perf_counter()
     runs = []
-    for seed, logger in ((seed, logger) for logger in LOGGERS for seed in range(n_seeds)):
+    for seed, logger in ((seed, logger) for logger in LOGGERS for seed in seeds):
         log = interaction_log(seed, logger=logger)
         for case in ("logged", "removed"):
             roles = covariate_roles(logged_propensity=case == "logged")
@@ -71,4 +71,4 @@ def main(n_seeds: int = 30) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 30)
+    main(seed_range(30))

@@ -17,21 +17,20 @@ means (nothing estimated; clustered by user): with a heavy-tailed outcome, that 
 interval of this width can cover on these seeds at all. It is computed from the ``true_*`` columns after the
 audit, which never reads them.
 
-``python benchmarks/audit_revenue_generalization.py [N_SEEDS]`` (default 50: with a heavy-tailed outcome, 20 seeds left the
+``python benchmarks/audit_revenue_generalization.py [N_SEEDS [FIRST_SEED]]`` (default 50: with a heavy-tailed outcome, 20 seeds left the
 true-nuisance reference itself at 75% coverage, against 95% over 300 seeds).
 """
 
 from __future__ import annotations
 
 import random
-import sys
 import time
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from _harness import audit_record, audit_summary, report, true_nuisance_covers
+from _harness import audit_record, audit_summary, report, seed_range, true_nuisance_covers
 from recuplift.causal import Audit
 from recuplift.schema import Roles
 
@@ -89,10 +88,10 @@ def true_nuisance_reference(log: pd.DataFrame) -> bool:
                                 log["true_mu0"] + log["true_uplift"], log["uid"].to_numpy(), log["true_uplift"])
 
 
-def main(n_seeds: int = 50) -> None:
+def main(seeds: range = range(50)) -> None:
     started = time.perf_counter()
     runs = []
-    for seed in range(n_seeds):
+    for seed in seeds:
         log = revenue_log(seed)
         reference = true_nuisance_reference(log)
         observed = log.drop(columns=["true_propensity", "true_mu0"])
@@ -114,4 +113,4 @@ def main(n_seeds: int = 50) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 50)
+    main(seed_range(50))

@@ -16,20 +16,19 @@ removed. Reported per case: coverage of the true sample ATE by the recommended e
 bias, the share of the naive bias removed, the root mean square of bias / standard error, and the mean bias of
 AIPW on each rung of the ladder (what the text and the pair features changed).
 
-``python benchmarks/audit_text_generalization.py [N_SEEDS]`` (default 10).
+``python benchmarks/audit_text_generalization.py [N_SEEDS [FIRST_SEED]]`` (default 10).
 """
 
 from __future__ import annotations
 
 import random
-import sys
 import time
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from _harness import audit_record, audit_summary, report
+from _harness import audit_record, audit_summary, report, seed_range
 from recuplift.causal import Audit
 from recuplift.schema import Roles
 
@@ -91,10 +90,10 @@ def film_log(seed: int, n_users: int = 1500, per_user: int = 12, n_items: int = 
                          "user_text": user_text[user], "true_uplift": p1 - p0})
 
 
-def main(n_seeds: int = 10) -> None:
+def main(seeds: range = range(10)) -> None:
     started = time.perf_counter()
     runs = []
-    for seed, logger in ((seed, logger) for logger in LOGGERS for seed in range(n_seeds)):
+    for seed, logger in ((seed, logger) for logger in LOGGERS for seed in seeds):
         log = film_log(seed, logger=logger)
         for case in ("logged", "removed"):
             roles = Roles.from_mapping(dict(treatment="exposed", outcome="outcome", user_id="user_id", item_id="item_id",
@@ -114,4 +113,4 @@ def main(n_seeds: int = 10) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
+    main(seed_range(10))

@@ -8,18 +8,17 @@ sd 1) and 1,000 fresh rows to score on; we report out-of-sample √PEHE per lear
 over seeds, and per setup which learner wins. The ``neural`` and ``gaussian_process`` rows are the
 ensemble's two members, scored from the fits the ensemble made.
 
-``python benchmarks/cate_designs.py [N_SEEDS]`` (default 5).
+``python benchmarks/cate_designs.py [N_SEEDS [FIRST_SEED]]`` (default 5).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 import pandas as pd
 
-from _harness import report
+from _harness import report, seed_range
 from recuplift.estimators import fitted_members, make_estimator
 
 SETUPS = "ABCD"
@@ -50,11 +49,11 @@ def draw(setup: str, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.n
     return X, t, b + (t - 0.5) * tau + rng.normal(0, 1, n), tau
 
 
-def main(n_seeds: int = 5) -> None:
+def main(seeds: range = range(5)) -> None:
     started = time.perf_counter()
     runs = []
     for setup in SETUPS:
-        for seed in range(n_seeds):
+        for seed in seeds:
             rng = np.random.default_rng(seed)
             X, t, y, _ = draw(setup, N_TRAIN, rng)
             X_test, _, _, tau_test = draw(setup, N_TEST, rng)
@@ -82,4 +81,4 @@ def main(n_seeds: int = 5) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
+    main(seed_range(5))

@@ -16,19 +16,18 @@ share of the oracle's gain over relevance the uplift lists capture, the share of
 relevance lists also show, and whether the doubly robust intervals of each list's value and incremental value
 cover the truth.
 
-``python benchmarks/ranking_generalization.py [N_SEEDS]`` (default 10).
+``python benchmarks/ranking_generalization.py [N_SEEDS [FIRST_SEED]]`` (default 10).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from _harness import COVARIATES, covariate_roles, report, user_item_draws
+from _harness import COVARIATES, covariate_roles, report, seed_range, user_item_draws
 from recuplift.causal import Audit
 from recuplift.ranking import evaluate_rankings
 
@@ -58,10 +57,10 @@ def oracle_incremental(log: pd.DataFrame, column: str) -> float:
     return float(top["true_uplift"].sum() / log["user_id"].nunique())
 
 
-def main(n_seeds: int = 10) -> None:
+def main(seeds: range = range(10)) -> None:
     started = time.perf_counter()
     runs = []
-    for seed in range(n_seeds):
+    for seed in seeds:
         log = persuadables_log(seed)
         oracles = {"oracle relevance": oracle_incremental(log, "true_p1"),
                    "oracle uplift": oracle_incremental(log, "true_uplift")}
@@ -110,4 +109,4 @@ def main(n_seeds: int = 10) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
+    main(seed_range(10))
