@@ -52,7 +52,11 @@ def test_a_near_miss_column_name_is_named_in_the_hint():
     [p] = problems_of(base_frame(), Roles(treatment="Exposed_"))
     assert p.hint.startswith("did you mean 'exposed'? pass the right name with --treatment")
     [p] = problems_of(base_frame(), Roles(treatment="banner_clicks"))
-    assert "did you mean" not in p.hint  # nothing near: no guess
+    assert "did you mean" not in p.hint and "is it" not in p.hint  # nothing near, nothing named like it: no guess
+    renamed = base_frame().rename(columns={"exposed": "is_shown", "outcome": "Purchased"})
+    shown, bought = problems_of(renamed)  # what logs call the roles: a guess by name, not by spelling
+    assert shown.hint.startswith("is it 'is_shown'? pass the right name with --treatment")
+    assert bought.hint.startswith("is it 'Purchased'? pass the right name with --outcome")
 
 
 @pytest.mark.parametrize("given, meant", [("lineardml", "linear_dml"), ("Linear-DML", "linear_dml"),

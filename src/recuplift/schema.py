@@ -330,11 +330,29 @@ def offending_rows(mask: pd.Series | np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in idx[:MAX_ROWS_SHOWN])
 
 
+# what logs call the roles whose contract names they do not use (Open Bandit's "click", a shop's "purchased")
+ROLE_SYNONYMS = {
+    "treatment": ("shown", "is_shown", "displayed", "impressed", "exposure", "treated", "treatment", "recommended"),
+    "outcome": ("click", "clicked", "clicks", "purchase", "purchased", "converted", "conversion", "reward", "label",
+                "revenue", "y"),
+    "propensity": ("pscore", "p_score", "propensity_score", "action_prob", "logging_prob", "prob"),
+    "position": ("slot", "rank", "pos"),
+    "item_id": ("item", "product_id", "product", "sku", "article_id", "content_id", "offer_id"),
+}
+
+
 def _missing(col: str, role: str, df: pd.DataFrame) -> Problem:
     cols = ", ".join(map(str, list(df.columns)[:12]))
+    columns = [str(c) for c in df.columns]
+    guess = did_you_mean(col, columns)
+    if not guess:  # no near spelling: a column under a name logs often give this role
+        lower = {c.lower(): c for c in columns}
+        found = [lower[name] for name in ROLE_SYNONYMS.get(role, ()) if name in lower]
+        if role == "user_id":
+            found = [c for c in columns if _looks_like_user_id(c)]
+        guess = f"is it '{found[0]}'? " if found else ""
     return Problem(col, f"missing column (needed as {role})",
-                   hint=f"{did_you_mean(col, map(str, df.columns))}pass the right name with "
-                        f"--{role.replace('_', '-')}; the table has: {cols}")
+                   hint=f"{guess}pass the right name with --{role.replace('_', '-')}; the table has: {cols}")
 
 
 def _numeric(series: pd.Series) -> pd.Series | None:
