@@ -4,9 +4,9 @@
    from the Bernoulli-TS log (and BTS from the random log) over 20 bootstrap runs against the other log's
    on-policy CTR; mean relative error per estimator, beside obp 0.4.1's published figures. Run for several
    seeds, because 20 runs of ~40 clicks leave the figure noisy.
-2. Simulator, 10 seeds (200–209; ``python benchmarks/ranking_ope.py [N_SEEDS [FIRST_SEED]]`` for others): audit the log, rerank by relevance and by uplift at k = 5; true incremental outcomes
-   of each list, and whether the intervals of our off-policy estimates (value and incremental value) cover
-   the true values.
+2. Simulator, 10 seeds (200–209; ``python benchmarks/ranking_ope.py [N_SEEDS [FIRST_SEED]]`` for others):
+   audit the log, rerank by relevance and by uplift at k = 5; true incremental outcomes of each list, and
+   whether the intervals of our off-policy estimates (value and incremental value) cover the true values.
 """
 
 from __future__ import annotations

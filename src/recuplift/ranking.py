@@ -333,8 +333,8 @@ def ranking_next_step(report: dict) -> str:
         advice += (f" Every list shows all of its candidates (k = {report['k']} is at least the candidates per list), "
                    f"so the lists hold the same items: choose a smaller k.")
     elif tied >= 0.5:
-        advice += (f" Predicted uplift is the same for every candidate of {tied:.0%} of lists (the audit's models found "
-                   f"no per-row signal; see its warnings), so those uplift lists are tie-breaks, not rankings.")
+        advice += (f" Predicted uplift is the same for every candidate of {tied:.0%} of lists (the audit's models "
+                   f"found no per-row signal; see its warnings), so those uplift lists are tie-breaks, not rankings.")
     elif shared is not None and shared >= NEARLY_RELEVANCE:
         advice += (f" The uplift list shows {shared:.0%} of the relevance list's items: on this log predicted uplift "
                    f"ranks almost as relevance does.")

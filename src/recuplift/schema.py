@@ -347,9 +347,8 @@ def _missing(col: str, role: str, df: pd.DataFrame) -> Problem:
     guess = did_you_mean(col, columns)
     if not guess:  # no near spelling: a column under a name logs often give this role
         lower = {c.lower(): c for c in columns}
-        found = [lower[name] for name in ROLE_SYNONYMS.get(role, ()) if name in lower]
-        if role == "user_id":
-            found = [c for c in columns if _looks_like_user_id(c)]
+        found = ([c for c in columns if _looks_like_user_id(c)] if role == "user_id"
+                 else [lower[name] for name in ROLE_SYNONYMS.get(role, ()) if name in lower])
         guess = f"is it '{found[0]}'? " if found else ""
     return Problem(col, f"missing column (needed as {role})",
                    hint=f"{guess}pass the right name with --{role.replace('_', '-')}; the table has: {cols}")
@@ -385,6 +384,8 @@ def _looks_like_user_id(name: str) -> bool:
     lower = name.lower()
     return any(w in lower for w in _USER_ID_WORDS) and (
         lower in _USER_ID_WORDS or lower.endswith(("id", "_no", "key", "number", "_nr")))
+
+
 _UNEXPOSED_LABELS = {"no", "n", "false", "f", "control", "off", "not shown", "unexposed", "hidden"}
 
 
@@ -486,8 +487,8 @@ def _check_propensity(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd
         else:
             hint = "a logging probability of 0 or 1 leaves no overlap; drop those rows"
         problems.append(Problem(col, f"propensity must lie strictly inside (0, 1); {int(outside.sum()):,} rows "
-                                     f"({outside.mean():.1%}) lie outside (values run from {values.min():g} to {values.max():g})",
-                                offending_rows(outside), hint))
+                                     f"({outside.mean():.1%}) lie outside (values run from {values.min():g} to "
+                                     f"{values.max():g})", offending_rows(outside), hint))
         return None
     return values
 
