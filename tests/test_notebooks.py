@@ -145,6 +145,7 @@ def test_the_audit_report_of_a_finished_audit_folder_reruns_nothing(tmp_path, au
     _, result, _ = audited_log
     folder = result.write(tmp_path / "audit")
     read = AuditResult.read(folder)  # what the report shows: the folder's numbers, as written
+    assert AuditResult.read(folder / "uplift.parquet").ate == result.ate  # its table named, as `rank --uplift` takes it
     assert read.ate == result.ate and read.roles == result.roles and len(read.uplift) == len(result.uplift)
     pd.testing.assert_frame_equal(read.headline(), result.headline())
     with pytest.raises(ValueError, match="read from its folder.*figures/\\*.png"):
@@ -156,11 +157,12 @@ def test_the_audit_report_of_a_finished_audit_folder_reruns_nothing(tmp_path, au
     with pytest.raises(DataError, match="lacks att, recommended, .*re-run `recuplift audit`"):
         AuditResult.read(old)
     (old / "uplift.parquet").rename(folder / "uplift.parquet")
-    html = render_report("audit", tmp_path / "r.html", {"audit_dir": str(folder)})
+    named = folder / "uplift.parquet"  # the folder or its table, as `rank --uplift` takes either
+    html = render_report("audit", tmp_path / "r.html", {"audit_dir": str(named)})
     text = html.read_text()
     ate = result.ate
     assert f"{ate['estimate']:+.4f} [{ate['ci_low']:+.4f}, {ate['ci_high']:+.4f}]" in text
-    assert f"from the audit in <code>{folder}</code>" in text and _embedded_figures(text) >= FIGURES["audit"]
+    assert f"from the audit in <code>{named}</code>" in text and _embedded_figures(text) >= FIGURES["audit"]
     with pytest.raises(ReportError, match="data, seed do not apply with audit_dir: the finished run is shown as"):
         render_report("audit", tmp_path / "s.html", {"audit_dir": str(folder), "data": "log.parquet", "seed": 3})
     assert not (tmp_path / "s.html").exists()

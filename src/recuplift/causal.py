@@ -84,6 +84,7 @@ class AuditResult:
     ground_truth: dict[str, Any] | None = None
     settings: dict[str, Any] = field(default_factory=dict)  # what reruns it: estimators, their settings, seed
     figures_data: dict[str, Any] = field(default_factory=dict, repr=False)
+    folder: Path | None = None  # the folder it was read from (its figures/*.png), for a result read back
 
     def summary(self) -> pd.DataFrame:
         """The estimates table: one row per estimator × adjustment."""
@@ -166,6 +167,7 @@ class AuditResult:
         graph's node groups are not kept, so ``plot_balance``, ``plot_qini`` and ``plot_graph`` need a fitted
         audit."""
         path = Path(folder)
+        path = path.parent if path.is_file() else path  # its results.json or uplift.parquet named, as rank takes it
         results, table = path / "results.json", path / "uplift.parquet"
         if not (results.exists() and table.exists()):
             raise DataError(Problem(None, f"no audit output at {path} (it needs results.json and uplift.parquet)",
@@ -181,7 +183,7 @@ class AuditResult:
                    estimates=pd.DataFrame(saved["estimates"]), refutations=saved["refutations"],
                    diagnostics=saved["diagnostics"], heterogeneity=saved["heterogeneity"], uplift=read_table(table),
                    seconds=saved["seconds"], roles=roles, ground_truth=saved.get("ground_truth"),
-                   settings=saved.get("settings", {}))
+                   settings=saved.get("settings", {}), folder=path)
 
     def _figure_data(self, name: str) -> Any:
         if name not in self.figures_data:  # a result read back from its folder
