@@ -6,6 +6,7 @@ temporary name in the destination folder and are renamed into place, which is at
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
@@ -89,15 +90,20 @@ def read_table(source: str | os.PathLike[str], columns: list[str] | None = None)
 def _csv_encoding(path: Path) -> str:
     """UTF-8 (a byte-order mark is skipped), or Windows-1252 for a file that is not UTF-8 — as spreadsheets in
     Western European locales export CSV; read as UTF-8 it failed on its first accented letter."""
-    with open(path, "rb") as handle:
-        raw = handle.read()
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        warnings.warn(f"{path.name} is not UTF-8 (byte {raw[err.start]:#04x} at offset {err.start:,}): read as "
-                      f"Windows-1252; if its texts look wrong, re-save it as UTF-8", stacklevel=3)
-        return "cp1252"
-    return "utf-8-sig"
+    decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
+    with open(path, "rb") as handle:  # in chunks: a log of gigabytes is never held twice
+        while True:
+            chunk = handle.read(1 << 20)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as err:
+                warnings.warn(f"{path.name} is not UTF-8 (byte {err.object[err.start]:#04x} near offset "
+                              f"{offset + err.start:,}): read as Windows-1252; if its texts look wrong, re-save it "
+                              f"as UTF-8", stacklevel=3)
+                return "cp1252"
+            if not chunk:
+                return "utf-8-sig"
+            offset += len(chunk)
 
 
 def _read_csv(path: Path, columns: list[str] | None, sep: str) -> pd.DataFrame:
