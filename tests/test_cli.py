@@ -173,6 +173,10 @@ def test_ope_on_open_bandit_writes_the_documented_json(tmp_path):
     info = __import__("json").loads((tmp_path / "results.json").read_text())
     assert info["truth"] > 0 and info["recommended"] in info["estimators"]
     assert {"estimate", "relative_error_mean", "relative_error_sd"} <= set(info["estimators"]["dr"])
+    assert (tmp_path / "figures" / "estimators.png").stat().st_size > 10_000  # the estimators, compared
+    ours = info["estimators"][info["recommended"]]["relative_error_mean"]  # judged against obp's best, DR 0.280
+    assert f"obp 0.4.1's best on this protocol: dr 0.280; ours ({info['recommended']}) {ours:.3f}: " \
+           f"{'a win' if ours < 0.280 else 'a loss'}" in result.stdout
     bad = run_cli("ope", "--logs", "bts/all", "--truth", "obd:random/all", "--out", str(tmp_path))
     assert bad.returncode == 2 and "obd:BEHAVIOR/CAMPAIGN" in bad.stderr
     # the same uniform policy given as a table: a CSV, and a DuckDB table (it was taken for an unknown name)
@@ -185,6 +189,7 @@ def test_ope_on_open_bandit_writes_the_documented_json(tmp_path):
         as_table = run_cli("ope", "--logs", "obd:bts/all", "--policy", str(source), "--truth", "obd:random/all",
                            "--runs", "3", "--seed", "1", "--out", str(tmp_path / "table"))
         assert as_table.returncode == 0, as_table.stderr
+        assert "obp 0.4.1's best" not in as_table.stdout  # obp measured its named policies, not this table
         same = json.loads((tmp_path / "table" / "results.json").read_text())["estimators"]["dr"]["estimate"]
         assert same == pytest.approx(info["estimators"]["dr"]["estimate"], rel=1e-12)
     # a wrong option value names the option, before anything is evaluated, never as "a problem in the data"

@@ -373,8 +373,10 @@ def ope(
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Random seed.")] = 12345,
 ) -> None:
     """Evaluate a policy off policy on the Open Bandit Dataset, against another log's on-policy value."""
-    from .io import read_table, to_json_safe, write_json
-    from .openbandit import POLICY_LOGS, POLICY_NAMES, off_policy_benchmark, policy_by_name, policy_from_table
+    from .io import atomic_paths, read_table, to_json_safe, write_json
+    from .openbandit import (OBP_RELATIVE_ERRORS, POLICY_LOGS, POLICY_NAMES, off_policy_benchmark, policy_by_name,
+                             policy_from_table)
+    from .plots import ope_errors
 
     if truth is None:
         raise typer.BadParameter("give the evaluated policy's own log, obd:BEHAVIOR/CAMPAIGN", param_hint="--truth")
@@ -395,12 +397,22 @@ def ope(
         except ValueError as err:
             raise typer.BadParameter(str(err), param_hint="--policy") from err
     result = off_policy_benchmark(log, target, truth_log.on_policy_value, runs=runs, seed=seed, progress=True)
-    write_json(to_json_safe(result), out / "results.json")
+    # obp 0.4.1 measured its estimators on the 'all' campaign, one named policy from the other's log
+    obp = OBP_RELATIVE_ERRORS.get(f"{policy} from {log.behavior}") if log.campaign == "all" else None
+    best = min(obp.items(), key=lambda item: item[1]) if obp else None
+    figure = ope_errors(result["estimators"], result["recommended"], best)
+    with atomic_paths(out / "results.json", out / "figures" / "estimators.png") as paths:  # replaced together
+        write_json(to_json_safe(result), paths[0])
+        _save_figure(figure, paths[1])
     typer.echo(f"truth (on-policy CTR of {truth}): {result['truth']:.5f}; recommended: {result['recommended']}")
     for name, row in result["estimators"].items():
         typer.echo(f"  {name:>13}: estimate {row['estimate']:.5f}  relative error {row['relative_error_mean']:.3f} "
                    f"± {row['relative_error_sd']:.3f}")
-    typer.echo(f"wrote {out / 'results.json'}")
+    if best is not None:
+        ours = result["estimators"][result["recommended"]]["relative_error_mean"]
+        typer.echo(f"obp 0.4.1's best on this protocol: {best[0]} {best[1]:.3f}; ours ({result['recommended']}) "
+                   f"{ours:.3f}: {'a win' if ours < best[1] else 'a loss'} on this seed (one seed moves by ±0.05)")
+    typer.echo(f"wrote {out / 'results.json'} and {out / 'figures' / 'estimators.png'}")
 
 
 SEGMENTS = "0.1,0.2,0.5,1.0"  # targeting.DEFAULT_SEGMENTS as --segments writes them

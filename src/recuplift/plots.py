@@ -131,6 +131,27 @@ def feedback_loop(table: pd.DataFrame) -> Figure:
     return fig
 
 
+def ope_errors(estimators: dict[str, dict[str, float]], recommended: str,
+               reference: tuple[str, float] | None = None) -> Figure:
+    """Each off-policy estimator's mean relative error |V̂ − V| / V over the bootstrap runs (± one sd), the
+    recommended one in red, beside Open Bandit Pipeline's best on the same protocol when it was measured there."""
+    names = list(estimators)
+    mean = np.array([estimators[n]["relative_error_mean"] for n in names])
+    sd = np.array([estimators[n]["relative_error_sd"] for n in names])
+    y = np.arange(len(names))[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.8))
+    ax.barh(y, mean, xerr=sd, capsize=3, alpha=0.85,
+            color=["#d62728" if n == recommended else "#1f77b4" for n in names])
+    ax.set_yticks(y, [f"{n} (recommended)" if n == recommended else n for n in names])
+    if reference is not None:
+        ax.axvline(reference[1], color="black", ls="--", label=f"obp 0.4.1's best: {reference[0]} {reference[1]:.3f}")
+        ax.legend(loc="lower right")
+    ax.set_xlabel("mean relative error over the bootstrap runs (± sd; lower is better)")
+    ax.set_title("Off-policy estimates against the policy's own click rate")
+    fig.tight_layout()
+    return fig
+
+
 def qini(curve: pd.DataFrame) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.plot(curve["share"], curve["uplift"], label="rank by predicted uplift")
