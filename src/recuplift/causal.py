@@ -34,7 +34,7 @@ from .adjustment import LADDER, AdjustmentSets, build_adjustment_sets
 from .choices import did_you_mean, unknown_choice
 from .estimators import EffectEstimator, make_estimator
 from .inference import mean_interval
-from .io import read_table, write_json, write_table
+from .io import output_folder, read_table, write_json, write_table
 from .metrics import pehe, qini_curve, uplift_by_quantile
 from .nuisance import (Nuisances, check_fold_settings, cross_fit, dr_scores, folds, group_codes, regression_model,
                        treatment_model)
@@ -166,8 +166,7 @@ class AuditResult:
         it. Its figures are the folder's ``figures/*.png``: the balance table, the Qini curve's points and the
         graph's node groups are not kept, so ``plot_balance``, ``plot_qini`` and ``plot_graph`` need a fitted
         audit."""
-        path = Path(folder)
-        path = path.parent if path.is_file() else path  # its results.json or uplift.parquet named, as rank takes it
+        path = output_folder(folder)  # or its results.json or uplift.parquet named, as rank takes it
         results, table = path / "results.json", path / "uplift.parquet"
         if not (results.exists() and table.exists()):
             raise DataError(Problem(None, f"no audit output at {path} (it needs results.json and uplift.parquet)",

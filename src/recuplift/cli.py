@@ -277,12 +277,12 @@ def rank(
     per: Annotated[Optional[str], typer.Option("--per", help="Request column of the log: one list per request instead of one per user.")] = None,
 ) -> None:
     """Rerank candidates by relevance, uplift or a blend; estimate each list's value off policy."""
-    from .io import atomic_paths, read_table, to_json_safe, write_json, write_table
+    from .io import atomic_paths, output_folder, read_table, to_json_safe, write_json, write_table
     from .plots import policy_incremental
     from .ranking import evaluate_rankings, ranking_next_step
     from .targeting import check_log_matches_audit, read_audit_roles, read_audit_uplift, read_exclusions
 
-    audit_folder = uplift if uplift.is_dir() else uplift.parent
+    audit_folder = output_folder(uplift)
     if out.resolve() == audit_folder.resolve():  # an audit rerun replaces its folder whole: the lists would go too
         raise typer.BadParameter(f"{out} is the audit's folder, which a rerun of the audit replaces whole; give the "
                                  f"lists a folder of their own, e.g. {audit_folder.parent / 'ranking'}",

@@ -87,6 +87,18 @@ def read_table(source: str | os.PathLike[str], columns: list[str] | None = None)
                             hint="use .parquet, .csv or file.duckdb::table"))
 
 
+def output_folder(source: str | os.PathLike[str]) -> Path:
+    """A command's output folder, given the folder or a file in it (``AUDIT_DIR`` or ``AUDIT_DIR/uplift.parquet``)."""
+    path = Path(source)
+    return path.parent if path.is_file() else path
+
+
+def output_file(source: str | os.PathLike[str], name: str) -> Path:
+    """The file ``name`` of an output folder given as the folder; a file given by itself is taken as it is."""
+    path = Path(source)
+    return path / name if path.is_dir() else path
+
+
 def _csv_encoding(path: Path) -> str:
     """UTF-8 (a byte-order mark is skipped), or Windows-1252 for a file that is not UTF-8 — as spreadsheets in
     Western European locales export CSV; read as UTF-8 it failed on its first accented letter."""

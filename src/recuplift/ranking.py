@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .choices import did_you_mean, unknown_choice
+from .io import output_file
 from .ope import bootstrap_weights
 from .schema import DataError, Problem, check_whole, offending_rows
 
@@ -292,8 +293,7 @@ def _share_listing_everything(candidates: pd.DataFrame, k: int, per: str | None 
 
 def read_ranking_report(folder: str | Path) -> dict:
     """The report ``recuplift rank`` wrote (``DIR`` or its ``ranking.json``), for the ranking report to show."""
-    path = Path(folder)
-    path = path / "ranking.json" if path.is_dir() else path
+    path = output_file(folder, "ranking.json")
     if not path.exists():
         raise DataError(Problem(None, f"no ranking output at {path}",
                                 hint="run `recuplift rank DATA --uplift AUDIT_DIR --out DIR` and pass DIR"))

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .inference import mean_interval
-from .io import read_table
+from .io import output_file, output_folder, read_table
 from .planning import Design, Metric, analyze_test, check_weekly_units, plan_test, runtime_text
 from .schema import DataError, Problem, offending_rows
 
@@ -30,8 +30,7 @@ def read_audit_uplift(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         frame = source
     else:
-        path = Path(source)
-        path = path / "uplift.parquet" if path.is_dir() else path
+        path = output_file(source, "uplift.parquet")
         if not path.exists():
             raise DataError(Problem(None, f"no audit output at {path}",
                                     hint="run `recuplift audit DATA --out DIR` and pass DIR"))
@@ -73,8 +72,7 @@ def check_log_matches_audit(log: pd.DataFrame, table: pd.DataFrame, roles: dict[
 
 def read_audit_roles(source: str | Path) -> dict[str, Any] | None:
     """The role mapping in the ``results.json`` beside an audit's ``uplift.parquet`` (None when absent)."""
-    path = Path(source)
-    results = (path if path.is_dir() else path.parent) / "results.json"
+    results = output_folder(source) / "results.json"
     if not results.exists():
         return None
     return json.loads(results.read_text()).get("roles")
