@@ -374,7 +374,7 @@ def ope(
 ) -> None:
     """Evaluate a policy off policy on the Open Bandit Dataset, against another log's on-policy value."""
     from .io import atomic_paths, read_table, to_json_safe, write_json
-    from .openbandit import (OBP_RELATIVE_ERRORS, POLICY_LOGS, POLICY_NAMES, off_policy_benchmark, policy_by_name,
+    from .openbandit import (POLICY_LOGS, POLICY_NAMES, obp_best, off_policy_benchmark, policy_by_name,
                              policy_from_table)
     from .plots import ope_errors
 
@@ -397,9 +397,7 @@ def ope(
         except ValueError as err:
             raise typer.BadParameter(str(err), param_hint="--policy") from err
     result = off_policy_benchmark(log, target, truth_log.on_policy_value, runs=runs, seed=seed, progress=True)
-    # obp 0.4.1 measured its estimators on the 'all' campaign, one named policy from the other's log
-    obp = OBP_RELATIVE_ERRORS.get(f"{policy} from {log.behavior}") if log.campaign == "all" else None
-    best = min(obp.items(), key=lambda item: item[1]) if obp else None
+    best = obp_best(f"{policy} from {log.behavior}", log.campaign)
     figure = ope_errors(result["estimators"], result["recommended"], best)
     with atomic_paths(out / "results.json", out / "figures" / "estimators.png") as paths:  # replaced together
         write_json(to_json_safe(result), paths[0])

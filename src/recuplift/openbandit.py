@@ -34,6 +34,13 @@ OBP_RELATIVE_ERRORS = {"uniform from bts": {"dr": 0.280, "ipw": 0.391, "dm": 0.4
                        "bts from random": {"dm": 0.180, "ipw": 0.333, "dr": 0.304}}
 
 
+def obp_best(case: str, campaign: str = "all") -> tuple[str, float] | None:
+    """obp 0.4.1's best estimator and its mean relative error on ``case`` ("uniform from bts", "bts from random"):
+    what ours is judged against; None where obp measured nothing (another campaign or policy)."""
+    errors = OBP_RELATIVE_ERRORS.get(case) if campaign == "all" else None
+    return min(errors.items(), key=lambda item: item[1]) if errors else None
+
+
 def _package_dir() -> Path:
     spec = util.find_spec("obp")
     if spec is None or not spec.submodule_search_locations:
