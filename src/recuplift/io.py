@@ -88,9 +88,10 @@ def read_table(source: str | os.PathLike[str], columns: list[str] | None = None)
 
 
 def output_folder(source: str | os.PathLike[str]) -> Path:
-    """A command's output folder, given the folder or a file in it (``AUDIT_DIR`` or ``AUDIT_DIR/uplift.parquet``)."""
+    """A command's output folder, given the folder or a file in it (``AUDIT_DIR`` or ``AUDIT_DIR/uplift.parquet``,
+    which need not exist yet: a name with a suffix is a file's)."""
     path = Path(source)
-    return path.parent if path.is_file() else path
+    return path if path.is_dir() or (not path.exists() and not path.suffix) else path.parent
 
 
 def output_file(source: str | os.PathLike[str], name: str) -> Path:
