@@ -271,13 +271,35 @@ def test_columns_the_automatic_covariates_skip_are_named_with_what_they_look_lik
     rules = [w for w in validate(df).warnings if w.rule.startswith("not adjusted for")]
     assert len(rules) == 1
     rule, hint = rules[0].rule, rules[0].hint
-    for part in ("price (numbers stored as text)", "seen_at (dates or durations)", "logged (dates stored as text)",
+    for part in ("price (numbers stored as text: '1.00'", "seen_at (dates or durations)", "logged (dates stored as text)",
                  "session (text or ids: 160 distinct values)"):
         assert part in rule
     assert "pd.to_numeric" in hint and "days since" in hint and "--text" in hint
     assert "item_text" not in rule and "user_id" not in rule  # columns with a role are not left out
     named = validate(df, Roles(covariates=())).warnings  # the analyst chose: nothing was skipped behind their back
     assert not any(w.rule.startswith("not adjusted for") for w in named)
+
+
+def _decimal_comma(v: float) -> str:
+    return f"{v:,.2f}".translate(str.maketrans(",.", ".,")) + " €"
+
+
+@pytest.mark.parametrize("write", [lambda v: f"${v:,.2f}",  # currency and thousands separators: $1,234.50
+                                   _decimal_comma,            # 1.234,50 €
+                                   lambda v: f"{v:.2f}%",
+                                   lambda v: f"{v:.2f}"])
+def test_numbers_a_spreadsheet_wrote_as_text_get_the_line_that_converts_them(write):
+    n = 160  # many distinct values, so the column is not read as a category
+    prices = np.round(np.linspace(-5, 4000, n), 2)
+    df = pd.concat([base_frame()] * (n // 8), ignore_index=True).assign(price=[write(v) for v in prices])
+    skipped = [w for w in validate(df).warnings if w.rule.startswith("not adjusted for")]
+    assert len(skipped) == 1 and f"price (numbers stored as text: {write(prices[0])!r}" in skipped[0].rule
+    named = pytest.raises(DataError, validate, df, Roles(covariates=("price",))).value.problems
+    assert named[0].column == "price" and "numbers stored as text" in named[0].rule
+    line = named[0].hint.removeprefix("convert it first: ")
+    assert line in skipped[0].hint  # the same fix either way
+    exec(line, {"pd": pd, "df": df})  # the line the analyst is told to run does turn the text into the numbers
+    assert df["price"].to_numpy(dtype=float) == pytest.approx(prices)
 
 
 def test_a_log_with_nothing_to_adjust_for_is_warned_about():

@@ -273,7 +273,7 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
     if not covariates_named:
         left_out = _left_out_of_covariates(df, roles)
         if left_out:  # a price read as text or a date is a confounder the automatic choice drops without a word
-            advice = dict.fromkeys(_LEFT_OUT_ADVICE[kind] for _, kind in left_out)
+            advice = dict.fromkeys(todo for _, todo in left_out)
             warnings.append(Problem(None, "not adjusted for: " + "; ".join(text for text, _ in left_out),
                                     hint="; ".join([*advice, "or name the covariates with --covariates"])))
 
@@ -548,17 +548,40 @@ def _check_covariate(df: pd.DataFrame, col: str, role: str, problems: list[Probl
                                 hint="turn it into a number first (days since a reference date, hour of day, "
                                      "weekday as a category)"))
     elif not _is_tabular(series):
-        problems.append(Problem(col, f"{kind} must be numeric or categorical",
-                                hint="pass long free text with --text instead"))
+        conversion = _numbers_as_text(col, series)
+        if conversion:
+            problems.append(Problem(col, f"{kind} holds numbers stored as text ({_values_seen(series, 2)})",
+                                    hint=f"convert it first: {conversion}"))
+        else:
+            problems.append(Problem(col, f"{kind} must be numeric or categorical",
+                                    hint="pass long free text with --text instead"))
 
 
-_LEFT_OUT_ADVICE = {"dates": "turn dates into numbers (e.g. days since a fixed date) to adjust for them",
-                    "numbers": "convert numbers stored as text with pd.to_numeric to adjust for them",
-                    "text": "give free text with --text"}
+_DATES_ADVICE = "turn dates into numbers (e.g. days since a fixed date) to adjust for them"
+_NUMBER_DECORATION = r"\s$€£¥₹%"  # currency signs, percent signs and spaces around numbers a spreadsheet wrote
+
+
+def _numbers_as_text(col: str, series: pd.Series) -> str | None:
+    """The pandas line that turns a text column of numbers into numbers ('12.50', '$1,234.50', '3,50 €', '12%'),
+    or None when its values are not numbers; the line says which separators the column uses, which pd.to_numeric
+    alone does not handle."""
+    sample = series.dropna().astype(str).str.strip().head(1000)
+    if not len(sample):
+        return None
+    if pd.to_numeric(sample, errors="coerce").notna().mean() > 0.9:
+        return f"df[{col!r}] = pd.to_numeric(df[{col!r}])"
+    bare = sample.str.replace(f"[{_NUMBER_DECORATION}]", "", regex=True)
+    if bare.str.fullmatch(r"-?\d{1,3}(,\d{3})*(\.\d+)?|-?\d+(\.\d+)?").mean() > 0.9:  # 1,234.50
+        return (f"df[{col!r}] = pd.to_numeric(df[{col!r}].str.replace(r'[{_NUMBER_DECORATION},]', '', "
+                f"regex=True))")
+    if bare.str.fullmatch(r"-?\d{1,3}(\.\d{3})*(,\d+)?|-?\d+(,\d+)?").mean() > 0.9:  # 1.234,50: a decimal comma
+        return (f"df[{col!r}] = pd.to_numeric(df[{col!r}].str.replace(r'[{_NUMBER_DECORATION}.]', '', "
+                f"regex=True).str.replace(',', '.'))")
+    return None
 
 
 def _left_out_of_covariates(df: pd.DataFrame, roles: Roles) -> list[tuple[str, str]]:
-    """Columns with no role that the automatic covariate choice skipped: (description, kind) for each."""
+    """Columns with no role that the automatic covariate choice skipped: (description, what to do) for each."""
     taken = set(roles.single_columns().values()) | set(roles.text or ()) | set(roles.covariates or ())
     described = []
     for col in df.columns:
@@ -566,14 +589,17 @@ def _left_out_of_covariates(df: pd.DataFrame, roles: Roles) -> list[tuple[str, s
             continue
         values = df[col].dropna()
         sample = values.astype(str).head(1000)
+        conversion = _numbers_as_text(str(col), values) if len(values) else None
         if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
-            described.append((f"{col} (dates or durations)", "dates"))
-        elif len(values) and pd.to_numeric(sample, errors="coerce").notna().mean() > 0.9:
-            described.append((f"{col} (numbers stored as text)", "numbers"))
+            described.append((f"{col} (dates or durations)", _DATES_ADVICE))
+        elif conversion:
+            described.append((f"{col} (numbers stored as text: {_values_seen(values, 2)})",
+                              f"to adjust for {col}, convert it: {conversion}"))
         elif len(values) and pd.to_datetime(sample, errors="coerce", format="mixed", utc=True).notna().mean() > 0.9:
-            described.append((f"{col} (dates stored as text)", "dates"))
+            described.append((f"{col} (dates stored as text)", _DATES_ADVICE))
         else:
-            described.append((f"{col} (text or ids: {values.nunique():,} distinct values)", "text"))
+            described.append((f"{col} (text or ids: {values.nunique():,} distinct values)",
+                              "give free text with --text"))
     return described
 
 
