@@ -176,8 +176,10 @@ def test_text_with_non_strings():
 @pytest.mark.parametrize("texts", [[""] * 8, [None] * 8, ["same words"] * 4 + [" "] * 4])
 def test_a_text_column_with_fewer_than_two_distinct_texts(texts):
     df = base_frame().assign(item_text=texts)
-    [p] = problems_of(df)
-    assert p.column == "item_text" and "distinct non-empty" in p.rule and "--text" in p.hint
+    [p] = problems_of(df, Roles(text=("item_text",)))
+    assert p.column == "item_text" and "distinct non-empty" in p.rule and "leave it out of --text" in p.hint
+    [default] = problems_of(df)  # not named: taken because the contract calls it item_text
+    assert "with no --text" in default.hint and "--text ''" in default.hint
 
 
 def test_covariates_and_modifiers_must_be_numbers_or_categories():

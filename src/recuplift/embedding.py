@@ -24,7 +24,8 @@ def embed_columns(data: str | pd.DataFrame, columns: list[str] | None, out: str 
                   **encoder_params: object) -> dict[str, EncodeStats]:
     """Embed ``columns`` (default: the contract's text columns present) and write them under ``out``."""
     df = read_table(data) if not isinstance(data, pd.DataFrame) else data
-    columns = list(columns) if columns is not None else [c for c in Roles.DEFAULT_TEXT if c in df.columns]
+    columns_named = columns is not None
+    columns = list(columns) if columns_named else [c for c in Roles.DEFAULT_TEXT if c in df.columns]
     if not columns:
         raise DataError(Problem(None, "no text column to embed", hint="name text columns with --text"))
     problems = [Problem(c, "missing text column", hint="name text columns with --text") for c in columns
@@ -32,7 +33,7 @@ def embed_columns(data: str | pd.DataFrame, columns: list[str] | None, out: str 
     if problems:
         raise DataError(problems)
     for column in columns:  # the audit's own rule: a number column embedded as text would pass here, then fail there
-        check_text(df, column, problems)
+        check_text(df, column, problems, named=columns_named)
     if problems:
         raise DataError(problems)
     encoder = TextEncoder(**{k: v for k, v in encoder_params.items() if v is not None}, progress=None)

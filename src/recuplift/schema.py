@@ -210,7 +210,7 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
         raise DataError(Problem(None, f"roles must be a Roles or a mapping of role to column, got "
                                       f"{type(roles).__name__}", hint='e.g. Roles(treatment="shown")'))
     roles = roles or Roles()
-    covariates_named = roles.covariates is not None
+    covariates_named, text_named = roles.covariates is not None, roles.text is not None
     roles = roles.bind(df)
     if len(df) == 0:
         raise DataError(Problem(None, "empty table (no rows)", hint="check the file and any filter upstream"))
@@ -237,7 +237,7 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
             _check_ids(df, col, problems)
     text_coverage: dict[str, float] = {}
     for col in roles.text or ():
-        coverage = check_text(df, col, problems)
+        coverage = check_text(df, col, problems, named=text_named)
         if coverage is not None:
             text_coverage[col] = coverage
             if 1 - coverage > TEXT_MISSING_WARN_SHARE:
@@ -518,8 +518,11 @@ def _check_ids(df: pd.DataFrame, col: str, problems: list[Problem]) -> None:
         problems.append(Problem(col, "id is missing", offending_rows(missing), "every row needs its id"))
 
 
-def check_text(df: pd.DataFrame, col: str, problems: list[Problem]) -> float | None:
-    """Append a problem unless ``col`` holds strings (or nulls) with ≥ 2 distinct texts; else its coverage."""
+def check_text(df: pd.DataFrame, col: str, problems: list[Problem], named: bool = True) -> float | None:
+    """Append a problem unless ``col`` holds strings (or nulls) with ≥ 2 distinct texts; else its coverage.
+
+    ``named``: whether the analyst named ``col`` with --text, or it was taken as a contract default; the way out
+    of an empty default column is to name other text columns, or none."""
     series = df[col]
     missing = series.isna()
     not_str = ~missing & ~series.map(lambda v: isinstance(v, (str, bytes)))
@@ -531,7 +534,9 @@ def check_text(df: pd.DataFrame, col: str, problems: list[Problem]) -> float | N
     n_distinct = series[~empty].nunique()
     if n_distinct < 2:
         problems.append(Problem(col, f"text column has {n_distinct} distinct non-empty text(s): nothing to adjust for",
-                                hint="fill it, or leave it out of --text"))
+                                hint="fill it, or leave it out of --text" if named else
+                                f"with no --text, the contract's text columns are used ({', '.join(Roles.DEFAULT_TEXT)}"
+                                f"): fill it, name the text columns to use with --text, or pass --text '' for none"))
         return None
     return float(1 - empty.mean())
 
