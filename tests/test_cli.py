@@ -167,9 +167,10 @@ def test_a_demo_too_small_for_its_reports_is_refused_before_any_work(tmp_path):
 
 @pytest.mark.slow
 def test_ope_on_open_bandit_writes_the_documented_json(tmp_path):
-    result = run_cli("ope", "--logs", "obd:bts/all", "--policy", "uniform", "--truth", "obd:random/all",
+    result = run_cli("ope", "--logs", "obd:bts/all", "--policy", "uniform",  # its truth: its own log, random/all
                      "--runs", "3", "--seed", "1", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
+    assert "truth (on-policy CTR of obd:random/all)" in result.stdout
     info = __import__("json").loads((tmp_path / "results.json").read_text())
     assert info["truth"] > 0 and info["recommended"] in info["estimators"]
     assert {"estimate", "relative_error_mean", "relative_error_sd"} <= set(info["estimators"]["dr"])
@@ -192,11 +193,20 @@ def test_ope_on_open_bandit_writes_the_documented_json(tmp_path):
         assert "obp 0.4.1's best" not in as_table.stdout  # obp measured its named policies, not this table
         same = json.loads((tmp_path / "table" / "results.json").read_text())["estimators"]["dr"]["estimate"]
         assert same == pytest.approx(info["estimators"]["dr"]["estimate"], rel=1e-12)
+    # a table is a policy with no log of its own: no truth, so each estimate gets its range over the runs instead
+    untrue = run_cli("ope", "--logs", "obd:bts/all", "--policy", str(tmp_path / "uniform.csv"), "--runs", "3",
+                     "--seed", "1", "--out", str(tmp_path / "untrue"))
+    assert untrue.returncode == 0, untrue.stderr
+    estimated = json.loads((tmp_path / "untrue" / "results.json").read_text())
+    dr = estimated["estimators"]["dr"]
+    assert estimated["truth"] is None and set(dr) == {"estimate", "ci_low", "ci_high"}
+    assert dr["ci_low"] <= dr["estimate"] <= dr["ci_high"] and dr["estimate"] == pytest.approx(same, rel=1e-12)
+    assert "no truth" in untrue.stdout and f"the click rate the logging policy reached ({estimated['logged']:.5f})" \
+        in untrue.stdout and (tmp_path / "untrue" / "figures" / "estimators.png").stat().st_size > 10_000
     # a wrong option value names the option, before anything is evaluated, never as "a problem in the data"
     for flags, named in ((["--logs", "obd:greedy/all", "--truth", "obd:random/all"], "--logs"),
                          (["--logs", "obd:bts/all", "--truth", "obd:random/kids"], "--truth"),
                          (["--logs", "obd:bts/all", "--truth", "obd:random/all", "--policy", "greedy"], "--policy"),
-                         (["--logs", "obd:bts/all"], "--truth"),
                          (["--logs", "obd:bts/all", "--truth", "obd:random/all", "--runs", "1"], "--runs"),
                          # another campaign's click rate, or another policy's, was taken as the truth without a word
                          (["--logs", "obd:bts/all", "--truth", "obd:random/men"], "compare within one campaign"),

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from recuplift.ope import (ESTIMATORS, ItemPositionRates, LoggedTerms, bootstrap_weights, estimate_value, evaluate,
-                           exposure_terms, incremental_value, relative_errors, slate_terms)
+                           exposure_terms, incremental_value, slate_terms, summarize_runs)
 
 # three logged rows: reward, weight π_e/π_b, model value of the target, model prediction for the logged action
 TERMS = LoggedTerms(reward=np.array([1.0, 0.0, 1.0]), weight=np.array([2.0, 0.5, 20.0]),
@@ -121,7 +121,20 @@ def test_degenerate_inputs_are_clear():
     assert any("no positive rewards" in note for note in result.notes)
     assert np.isfinite(result.table[["estimate", "ci_low", "ci_high"]].to_numpy()).all()
     with pytest.raises(ValueError, match="undefined"):
-        relative_errors({"dm": [0.1]}, 0.0)
+        summarize_runs({"dm": [0.1]}, 0.0)
+
+
+def test_bootstrap_runs_are_summarized_with_their_range_and_against_a_known_truth():
+    runs = {"dm": [0.1, 0.2, 0.3], "ips": [0.2, 0.2, 0.2]}
+    known = summarize_runs(runs, truth=0.2)
+    assert known["dm"]["estimate"] == pytest.approx(0.2)
+    assert known["dm"]["relative_error_mean"] == pytest.approx(1 / 3)  # |−0.5|, 0, 0.5
+    assert known["dm"]["relative_error_sd"] == pytest.approx(np.std([0.5, 0, 0.5], ddof=1))
+    assert (known["dm"]["ci_low"], known["dm"]["ci_high"]) == pytest.approx((0.105, 0.295))  # 2.5% and 97.5%
+    assert known["ips"]["relative_error_mean"] == 0 and known["ips"]["ci_low"] == known["ips"]["ci_high"] == 0.2
+    unknown = summarize_runs(runs)  # a policy with no log of its own: no error to report, only the range
+    assert set(unknown["dm"]) == {"estimate", "ci_low", "ci_high"}
+    assert unknown["dm"]["ci_low"] == known["dm"]["ci_low"]
 
 
 def test_slate_terms_and_unsupported_mass():
@@ -201,5 +214,14 @@ def test_policy_table_must_sum_to_one_per_slot():
             with pytest.raises(DataError, match=fr"column '{column}': {re.escape(rule)}.*\(rows 1\)"):
                 policy_from_table(good.astype(object).assign(**{column: [good[column][0], bad, *good[column][2:]]}),
                                   log)
+    obp_style = pd.DataFrame({"item_id": np.repeat(np.arange(80), 3), "position": np.tile([0, 1, 2], 80),
+                              "probability": 1 / 80})  # slots counted from 0, as obp's arrays do
+    with pytest.raises(DataError, match=r"whole numbers in \[1, 3\].*add 1 \(df\['position'\] \+ 1\)"):
+        policy_from_table(obp_style, log)
+    with pytest.raises(DataError) as one_off:  # a slot 3 as well: not the 0-based convention, no such hint
+        policy_from_table(obp_style.assign(position=[0, 1, 3] * 80), log)
+    assert "add 1" not in str(one_off.value)
+    assert policy_from_table(obp_style.assign(position=obp_style["position"] + 1), log).sum(axis=0) == \
+        pytest.approx([1, 1, 1])
     with pytest.raises(DataError, match=r"appears more than once \(rows 0, 1\)"):
         policy_from_table(pd.DataFrame({"item_id": [0, 0], "position": [1, 1], "probability": [0.5, 0.5]}), log)

@@ -368,24 +368,26 @@ def ope(
     logs: Annotated[str, typer.Option("--logs", help="Logged data: obd:BEHAVIOR/CAMPAIGN (random|bts, all|men|women).")],
     out: Annotated[Path, typer.Option("--out", callback=_output_folder, help="Folder for results.json.")],
     policy: Annotated[str, typer.Option("--policy", help="uniform, bts, or a table (POLICY.parquet, .csv, file.duckdb::table) of item_id, position, probability.")] = "uniform",
-    truth: Annotated[Optional[str], typer.Option("--truth", help="The policy's own log, obd:BEHAVIOR/CAMPAIGN, for its on-policy value.")] = None,
-    runs: Annotated[int, typer.Option(min=2, help="Bootstrap runs (the relative error's mean and sd are over them).")] = 20,
+    truth: Annotated[Optional[str], typer.Option("--truth", help="The policy's own log, obd:BEHAVIOR/CAMPAIGN, for its on-policy value.  [default: a named policy's own log in the campaign of --logs; none for a table, whose estimates get their range over the runs instead]")] = None,
+    runs: Annotated[int, typer.Option(min=2, help="Bootstrap runs (the relative error's mean and sd, or without a truth the estimates' range, are over them).")] = 20,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Random seed.")] = 12345,
 ) -> None:
-    """Evaluate a policy off policy on the Open Bandit Dataset, against another log's on-policy value."""
+    """Evaluate a policy off policy on the Open Bandit Dataset: against its own log's click rate when it has one
+    (uniform, bts, or --truth), else with each estimate's range over the bootstrap runs."""
     from .io import atomic_paths, read_table, to_json_safe, write_json
     from .openbandit import (POLICY_LOGS, POLICY_NAMES, obp_best, off_policy_benchmark, policy_by_name,
                              policy_from_table)
-    from .plots import ope_errors
+    from .plots import ope_errors, ope_estimates
 
-    if truth is None:
-        raise typer.BadParameter("give the evaluated policy's own log, obd:BEHAVIOR/CAMPAIGN", param_hint="--truth")
-    log, truth_log = _open_bandit_log(logs, "--logs"), _open_bandit_log(truth, "--truth")
-    if truth_log.campaign != log.campaign:  # another campaign's items and users: its click rate is no truth here
+    log = _open_bandit_log(logs, "--logs")
+    own = POLICY_LOGS.get(policy)
+    if truth is None and own is not None:  # a named policy has a log of its own: its click rate is the truth
+        truth = f"obd:{own}/{log.campaign}"
+    truth_log = _open_bandit_log(truth, "--truth") if truth is not None else None
+    if truth_log is not None and truth_log.campaign != log.campaign:  # another campaign's click rate is no truth
         raise typer.BadParameter(f"the truth log is campaign '{truth_log.campaign}' and the evaluated log "
                                  f"'{log.campaign}': compare within one campaign", param_hint="--truth")
-    own = POLICY_LOGS.get(policy)
-    if own is not None and truth_log.behavior != own:  # a named policy's truth is its own log's click rate
+    if truth_log is not None and own is not None and truth_log.behavior != own:  # a named policy's own click rate
         raise typer.BadParameter(f"the {policy} policy's on-policy value is the obd:{own}/{log.campaign} log's click "
                                  f"rate, not obd:{truth_log.behavior}'s", param_hint="--truth")
     as_table = Path(policy).exists() or "::" in policy or policy.endswith((".parquet", ".csv"))
@@ -396,19 +398,33 @@ def ope(
             target = policy_by_name(policy, log)
         except ValueError as err:
             raise typer.BadParameter(str(err), param_hint="--policy") from err
-    result = off_policy_benchmark(log, target, truth_log.on_policy_value, runs=runs, seed=seed, progress=True)
-    best = obp_best(f"{policy} from {log.behavior}", log.campaign)
-    figure = ope_errors(result["estimators"], result["recommended"], best)
+    result = off_policy_benchmark(log, target, truth_log.on_policy_value if truth_log else None, runs=runs,
+                                  seed=seed, progress=True)
+    estimates, recommended = result["estimators"], result["recommended"]
+    best = obp_best(f"{policy} from {log.behavior}", log.campaign) if truth_log else None
+    figure = (ope_errors(estimates, recommended, best) if truth_log
+              else ope_estimates(estimates, recommended, result["logged"]))
     with atomic_paths(out / "results.json", out / "figures" / "estimators.png") as paths:  # replaced together
         write_json(to_json_safe(result), paths[0])
         _save_figure(figure, paths[1])
-    typer.echo(f"truth (on-policy CTR of {truth}): {result['truth']:.5f}; recommended: {result['recommended']}")
-    for name, row in result["estimators"].items():
-        typer.echo(f"  {name:>13}: estimate {row['estimate']:.5f}  relative error {row['relative_error_mean']:.3f} "
-                   f"± {row['relative_error_sd']:.3f}")
+    if truth_log is not None:
+        typer.echo(f"truth (on-policy CTR of {truth}): {result['truth']:.5f}; recommended: {recommended}")
+        for name, row in estimates.items():
+            typer.echo(f"  {name:>13}: estimate {row['estimate']:.5f}  relative error {row['relative_error_mean']:.3f} "
+                       f"± {row['relative_error_sd']:.3f}")
+    else:
+        typer.echo(f"no truth: the policy has no log of its own, so each estimate comes with its 2.5–97.5% range over "
+                   f"{runs} bootstrap runs{'' if runs >= 100 else ' (rough: --runs 200 steadies it)'}")
+        for name, row in estimates.items():
+            typer.echo(f"  {name:>13}: estimate {row['estimate']:.5f} [{row['ci_low']:.5f}, {row['ci_high']:.5f}]")
+        chosen = estimates[recommended]
+        verdict = ("above" if chosen["ci_low"] > result["logged"] else "below" if chosen["ci_high"] < result["logged"]
+                   else "not distinguishable from")
+        typer.echo(f"recommended ({recommended}): {chosen['estimate']:.5f}, {verdict} the click rate the logging "
+                   f"policy reached ({result['logged']:.5f})")
     if best is not None:
-        ours = result["estimators"][result["recommended"]]["relative_error_mean"]
-        typer.echo(f"obp 0.4.1's best on this protocol: {best[0]} {best[1]:.3f}; ours ({result['recommended']}) "
+        ours = estimates[recommended]["relative_error_mean"]
+        typer.echo(f"obp 0.4.1's best on this protocol: {best[0]} {best[1]:.3f}; ours ({recommended}) "
                    f"{ours:.3f}: {'a win' if ours < best[1] else 'a loss'} on this seed (one seed moves by ±0.05)")
     typer.echo(f"wrote {out / 'results.json'} and {out / 'figures' / 'estimators.png'}")
 

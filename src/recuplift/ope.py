@@ -303,14 +303,19 @@ def slate_terms(item: np.ndarray, position: np.ndarray, reward: np.ndarray, psco
                        notes=tuple(notes))
 
 
-def relative_errors(estimates: dict[str, list[float]], truth: float) -> dict[str, dict[str, float]]:
-    """Mean and standard deviation of |V̂ − V| / V over runs, per estimator."""
+def summarize_runs(estimates: dict[str, list[float]], truth: float | None = None) -> dict[str, dict[str, float]]:
+    """Per estimator, its mean over bootstrap runs and the runs' 2.5–97.5% range; with a known ``truth``, also the
+    mean and standard deviation of the relative error |V̂ − V| / V."""
     if truth == 0:
         raise ValueError("the true value is 0: relative error is undefined")
     out = {}
     for name, values in estimates.items():
-        errors = np.abs(np.asarray(values, float) - truth) / abs(truth)
-        out[name] = {"estimate": float(np.mean(values)), "relative_error_mean": float(errors.mean()),
-                     "relative_error_sd": float(errors.std(ddof=1)) if len(errors) > 1 else 0.0}
+        runs = np.asarray(values, float)
+        low, high = np.percentile(runs, [2.5, 97.5])
+        out[name] = {"estimate": float(runs.mean()), "ci_low": float(low), "ci_high": float(high)}
+        if truth is not None:
+            errors = np.abs(runs - truth) / abs(truth)
+            out[name] |= {"relative_error_mean": float(errors.mean()),
+                          "relative_error_sd": float(errors.std(ddof=1)) if len(errors) > 1 else 0.0}
     return out
 

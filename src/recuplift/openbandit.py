@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .choices import unknown_choice
-from .ope import ESTIMATORS, ItemPositionRates, estimate_value, recommended_estimator, relative_errors, slate_terms
+from .ope import ESTIMATORS, ItemPositionRates, estimate_value, recommended_estimator, slate_terms, summarize_runs
 from .schema import DataError, Problem, offending_rows
 
 BEHAVIORS = ("random", "bts")
@@ -122,14 +122,17 @@ def policy_from_table(table: pd.DataFrame, log: OpenBanditLog) -> np.ndarray:
                                 hint="give one row per item and slot: item_id, position (1-based), probability"))
     item, position, probability = (pd.to_numeric(table[c], errors="coerce") for c in ("item_id", "position",
                                                                                          "probability"))
+    from_zero = position.between(0, log.len_list - 1).all()  # obp's own arrays count slots from 0
     rules = (
         ("item_id", ~item.between(0, log.n_items - 1) | (item % 1 != 0),
-         f"item ids must be whole numbers in [0, {log.n_items - 1}], the log's items"),
+         f"item ids must be whole numbers in [0, {log.n_items - 1}], the log's items", ""),
         ("position", ~position.between(1, log.len_list) | (position % 1 != 0),
-         f"positions must be whole numbers in [1, {log.len_list}], the log's slots"),
-        ("probability", ~probability.between(0, 1), "probabilities must lie in [0, 1]"),
+         f"positions must be whole numbers in [1, {log.len_list}], the log's slots",
+         "counted from 0 as obp does? add 1 (df['position'] + 1)" if from_zero else ""),
+        ("probability", ~probability.between(0, 1), "probabilities must lie in [0, 1]", ""),
     )
-    problems = [Problem(column, rule, offending_rows(bad.to_numpy())) for column, bad, rule in rules if bad.any()]
+    problems = [Problem(column, rule, offending_rows(bad.to_numpy()), hint)
+                for column, bad, rule, hint in rules if bad.any()]
     repeated = table.duplicated(["item_id", "position"], keep=False).to_numpy()
     if repeated.any():
         problems.append(Problem(None, "an (item_id, position) pair appears more than once", offending_rows(repeated),
@@ -144,10 +147,12 @@ def policy_from_table(table: pd.DataFrame, log: OpenBanditLog) -> np.ndarray:
     return dist
 
 
-def off_policy_benchmark(log: OpenBanditLog, policy: np.ndarray, truth: float, runs: int = 20, seed: int = 12345,
-                         estimators: tuple[str, ...] = ESTIMATORS, progress: bool = False) -> dict[str, Any]:
+def off_policy_benchmark(log: OpenBanditLog, policy: np.ndarray, truth: float | None, runs: int = 20,
+                         seed: int = 12345, estimators: tuple[str, ...] = ESTIMATORS,
+                         progress: bool = False) -> dict[str, Any]:
     """The Open Bandit Pipeline protocol: ``runs`` bootstrap resamples of the log; on each, fit the reward
-    model and estimate the policy's value; report the relative error against ``truth``."""
+    model and estimate the policy's value; report each estimator's mean and range over the runs and, when the
+    policy's on-policy value ``truth`` is known (it has its own log), the relative error against it."""
     if runs < 2:
         raise ValueError(f"the protocol reports the mean and sd of the relative error over runs: give at least 2 "
                          f"(--runs); got {runs}")
@@ -164,5 +169,5 @@ def off_policy_benchmark(log: OpenBanditLog, policy: np.ndarray, truth: float, r
             values[e].append(estimate_value(terms, e))
     # both logging policies of the dataset are context-free; so is a policy given as an (items, slots) table
     recommended, reason = recommended_estimator(context_free=policy.ndim == 2, estimators=estimators)
-    return {"truth": truth, "recommended": recommended, "reason": reason, "runs": runs, "seed": seed,
-            "estimators": relative_errors(values, truth)}
+    return {"truth": truth, "logged": log.on_policy_value, "recommended": recommended, "reason": reason,
+            "runs": runs, "seed": seed, "estimators": summarize_runs(values, truth)}

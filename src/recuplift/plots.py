@@ -152,6 +152,26 @@ def ope_errors(estimators: dict[str, dict[str, float]], recommended: str,
     return fig
 
 
+def ope_estimates(estimators: dict[str, dict[str, float]], recommended: str, logged: float) -> Figure:
+    """A policy with no log of its own: each estimator's value with its range over the bootstrap runs, beside the
+    click rate the logging policy reached — would the policy do better than what was logged?"""
+    names = list(estimators)
+    estimate = np.array([estimators[n]["estimate"] for n in names])
+    low, high = (np.array([estimators[n][k] for n in names]) for k in ("ci_low", "ci_high"))
+    y = np.arange(len(names))[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 2.2))
+    for row, name in enumerate(names):
+        ax.errorbar(estimate[row], y[row], xerr=[[estimate[row] - low[row]], [high[row] - estimate[row]]], fmt="o",
+                    capsize=3, color="#d62728" if name == recommended else "#1f77b4")
+    ax.set_yticks(y, [f"{n} (recommended)" if n == recommended else n for n in names])
+    ax.axvline(logged, color="black", ls="--", label=f"the logging policy's click rate {logged:.4f}")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)  # below the axes, off the bars
+    ax.set_xlabel("estimated click rate per impression (2.5–97.5% of the bootstrap runs)")
+    ax.set_title("Off-policy estimates of the policy's click rate")
+    fig.tight_layout()
+    return fig
+
+
 def qini(curve: pd.DataFrame) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.plot(curve["share"], curve["uplift"], label="rank by predicted uplift")
