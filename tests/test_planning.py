@@ -173,6 +173,9 @@ def test_sample_ratio_mismatch():
     (lambda: Metric("proportion", 5.0), r"--sd"), (lambda: Metric("proportion", 0.0), r"\(0, 1\); got 0$"),
     (lambda: plan_test(Metric("proportion", 0.05), 0.01, weekly_units=0), "weekly units .* positive; got 0"),
     (lambda: plan_test(Metric("proportion", 0.05), 0.01, weekly_units=-5), "positive; got -5"),
+    # a root finder's "f(a) and f(b) must have different signs" was all these said: no n reaches such a power
+    (lambda: Design(power=0.05), r"power \(0.05\) must exceed alpha \(0.05\)"),
+    (lambda: Design(alpha=0.9, power=0.5), r"power \(0.5\) must exceed alpha \(0.9\)"),
 ])
 def test_bad_plans_fail_clearly(bad, match):
     with pytest.raises(ValueError, match=match):

@@ -466,7 +466,8 @@ def plan(
                                                 ("--sd", sd is not None), ("--relative", relative),
                                                 ("--accumulation", accumulation != 1.0)) if given]
             if ignored:  # each segment's own baseline and predicted lift are planned for: these were dropped silently
-                raise typer.BadParameter(f"{', '.join(ignored)} do not apply with --from-audit: each segment is "
+                raise typer.BadParameter(f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply "
+                                         f"with --from-audit: each segment is "
                                          f"planned for its own baseline and predicted effect", param_hint="--from-audit")
             try:
                 shares = tuple(float(q) for q in segments.split(",") if q.strip())

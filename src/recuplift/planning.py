@@ -100,7 +100,11 @@ class Design:
                   (0 <= self.variance_reduction < 1, "variance reduction ρ² must lie in [0, 1)"),
                   (self.alternative in ("two-sided", "one-sided"), "alternative must be 'two-sided' or 'one-sided'"),
                   (self.correction in ("bonferroni", "holm"), "correction must be 'bonferroni' or 'holm'"),
-                  (self.arms == 2 or self.treated_share == 0.5, "an unequal split is supported with 2 arms only")]
+                  (self.arms == 2 or self.treated_share == 0.5, "an unequal split is supported with 2 arms only"),
+                  # with no data at all a test rejects α of the time: no sample size reaches a power below it
+                  (not 0 < self.power <= self.alpha < 1,
+                   f"power ({self.power:g}) must exceed alpha ({self.alpha:g}): a test with no data already rejects "
+                   f"alpha of the time; the usual power is 0.8")]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
