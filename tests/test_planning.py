@@ -123,7 +123,13 @@ def test_a_runtime_past_the_table_and_a_lift_past_the_baseline_are_said():
     assert "weeks" not in plan_test(Metric("proportion", 0.05), 0.01).summary().index  # no weekly units, no row
     doubling = plan_test(Metric("proportion", 0.05), 0.1)
     assert any("absolute" in n and "+200%" in n for n in doubling.notes)
-    assert not any("absolute" in n for n in plan_test(Metric("proportion", 0.05), 1.0, relative=True).notes)
+    doubled = plan_test(Metric("proportion", 0.05), 1.0, relative=True)
+    assert not any("absolute" in n for n in doubled.notes)
+    assert any("the lift is relative: 1 moves the baseline 0.05 by +100%, to 0.1; for 1% pass 0.01" in n
+               for n in doubled.notes)  # --lift 10 --relative meant +10% more often than ×11
+    assert not any("is relative" in n for n in plan_test(Metric("proportion", 0.05), 0.1, relative=True).notes)
+    with pytest.raises(ValueError, match="not percentages: 5% is 0.05"):
+        plan_test(Metric("proportion", 0.05), 5)
     swift = plan_test(Metric("proportion", 0.05), 0.01, weekly_units=1_000_000)
     assert swift.weeks < 1 and any("run the test a full week anyway" in n for n in swift.notes)
     assert not any("full week" in n for n in slow.notes)

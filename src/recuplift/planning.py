@@ -275,7 +275,9 @@ def plan_test(metric: Metric, lift: float, relative: bool = False, design: Desig
         raise ValueError("accumulation must lie in (0, 1]")
     effect = lift * metric.baseline if relative else lift
     if metric.kind == "proportion" and not 0 < metric.baseline + effect < 1:
-        raise ValueError(f"baseline {metric.baseline} plus lift {effect:+g} leaves (0, 1)")
+        raise ValueError(f"baseline {metric.baseline} plus lift {effect:+g} leaves (0, 1)"
+                         + (f"; lifts are proportions, not percentages: {lift:g}% is {lift / 100:g}"
+                            if abs(lift) >= 1 else ""))
     n0_exact = control_sample_size(metric, effect, design)
     n0 = math.ceil(n0_exact - 1e-9)
     n1 = math.ceil(n0_exact * design.ratio - 1e-9)
@@ -292,6 +294,9 @@ def plan_test(metric: Metric, lift: float, relative: bool = False, design: Desig
         notes.append(f"the lift is absolute: {effect:+g} moves the rate from {metric.baseline:g} to "
                      f"{metric.baseline + effect:g} ({effect / metric.baseline:+.0%}); for a lift relative to the "
                      f"baseline pass relative=True (--relative)")
+    if relative and abs(lift) >= 1:  # --lift 10 --relative meant +10%, not +1,000%
+        notes.append(f"the lift is relative: {lift:g} moves the baseline {metric.baseline:g} by {lift:+.0%}, to "
+                     f"{metric.baseline + effect:g}; for {lift:g}% pass {lift / 100:g}")
     if weeks is not None and weeks < 1:
         notes.append(FULL_WEEK_NOTE)
     if weeks is not None and weeks > max_weeks and not by_week.empty:
