@@ -295,7 +295,7 @@ def plan_test(metric: Metric, lift: float, relative: bool = False, design: Desig
                      f"{metric.baseline + effect:g} ({effect / metric.baseline:+.0%}); for a lift relative to the "
                      f"baseline pass relative=True (--relative)")
     if relative and abs(lift) >= 1:  # --lift 10 --relative meant +10%, not +1,000%
-        notes.append(f"the lift is relative: {lift:g} moves the baseline {metric.baseline:g} by {lift:+.0%}, to "
+        notes.append(f"the lift is relative: {lift:g} moves the baseline {metric.baseline:g} by {lift:+,.0%}, to "
                      f"{metric.baseline + effect:g}; for {lift:g}% pass {lift / 100:g}")
     if weeks is not None and weeks < 1:
         notes.append(FULL_WEEK_NOTE)
