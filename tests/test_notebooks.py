@@ -169,7 +169,7 @@ def test_the_audit_report_of_a_finished_audit_folder_reruns_nothing(tmp_path, au
 
 
 @pytest.mark.slow
-def test_the_ranking_report_on_an_analysts_own_rank_folder(tmp_path, audited_log):
+def test_the_ranking_report_on_an_analysts_own_rank_folder(tmp_path, audited_log, monkeypatch):
     """The report shows the lists `recuplift rank` wrote for a log without truth, not a fresh simulation."""
     import json
 
@@ -180,10 +180,13 @@ def test_the_ranking_report_on_an_analysts_own_rank_folder(tmp_path, audited_log
     _, report = evaluate_rankings(result.uplift, k=3, n_bootstrap=20)
     (tmp_path / "rank").mkdir()
     (tmp_path / "rank" / "ranking.json").write_text(json.dumps(to_json_safe(report)))
-    html = render_report("uplift_ranking", tmp_path / "r.html", {"ranking_dir": str(tmp_path / "rank"), "rounds": 0})
+    monkeypatch.chdir(tmp_path)  # a relative folder, as `recuplift rank` prints it, was read from notebooks/
+    html = render_report("uplift_ranking", "r.html", {"ranking_dir": "rank", "rounds": 0})
     text = html.read_text()
     dr = next(r for r in report["policies"]["uplift"]["incremental_per_user"] if r["estimator"] == "dr")
     assert "Top-3 lists per user from" in text and f"{1000 * dr['estimate']:.1f}" in text  # its numbers, shown
+    gain = next(r for r in report["policies"]["uplift"]["gain_over_logging"] if r["estimator"] == "dr")
+    assert "gain per 1,000 users over the current ranking" in text and f"{1000 * gain['estimate']:.1f}" in text
     assert "true incremental" not in text and "No feedback loop was asked for" in text and "Traceback" not in text
     with pytest.raises(ReportError, match="no ranking output at"):
         render_report("uplift_ranking", tmp_path / "s.html", {"ranking_dir": str(tmp_path / "nowhere"), "rounds": 0})

@@ -73,6 +73,27 @@ def test_incremental_ips_matches_sato_formula_by_hand():
     assert table.loc["dm", "estimate"] == pytest.approx(2 * 0.3 / 2)
 
 
+def test_the_gain_of_one_list_over_another_is_their_difference_with_a_paired_interval():
+    rng = np.random.default_rng(3)
+    n = 4000
+    p = rng.uniform(0.2, 0.8, n)
+    z = (rng.random(n) < p).astype(int)
+    y = (rng.random(n) < 0.2 + 0.1 * z).astype(float)
+    common = dict(exposed=z, outcome=y, propensity=p, outcome_if_shown=np.full(n, 0.3),
+                  outcome_if_not_shown=np.full(n, 0.2), users=np.arange(n) // 10, n_bootstrap=200)
+    shown = (rng.random(n) < 0.5).astype(float)
+    mostly_the_same = np.where(rng.random(n) < 0.9, shown, 1 - shown)  # differs from it on 10% of rows
+    one = incremental_value(recommended=mostly_the_same, **common).set_index("estimator")
+    other = incremental_value(recommended=shown, **common).set_index("estimator")
+    gain = incremental_value(recommended=mostly_the_same, baseline=shown, **common).set_index("estimator")
+    assert gain["estimate"].to_numpy() == pytest.approx((one["estimate"] - other["estimate"]).to_numpy())
+    # paired: the rows both lists show cancel in every resample, so the gain is much surer than either list
+    width, alone = gain["ci_high"] - gain["ci_low"], one["ci_high"] - one["ci_low"]
+    assert (width < alone).all() and width["dr"] < alone["dr"] / 2 and width["ips"] < alone["ips"] / 2
+    with pytest.raises(ValueError, match="baseline must be a probability of showing"):
+        incremental_value(recommended=shown, baseline=shown + 1, **common)
+
+
 def test_bootstrap_weights_resample_whole_users():
     users = np.array(["a", "a", "b", "c", "c", "c"])
     w = bootstrap_weights(users, 6, 100, np.random.default_rng(0))

@@ -150,6 +150,16 @@ def test_ranking_report_on_an_audited_log(audited_log):
         assert "value_covered" in entry["truth"]
         assert (name == "logging") == ("shared_with_relevance" not in entry)
     assert report["policies"]["relevance"]["shared_with_relevance"] == 1.0
+    for name in ("relevance", "uplift", "blend"):  # the gain over the current ranking is the two lists' difference
+        gain, own, now = (next(r for r in rows if r["estimator"] == "dr") for rows in (
+            report["policies"][name]["gain_over_logging"], report["policies"][name]["incremental_per_user"],
+            report["policies"]["logging"]["incremental_per_user"]))
+        assert gain["estimate"] == pytest.approx(own["estimate"] - now["estimate"])
+        truth = report["policies"][name]["truth"]
+        assert truth["gain_over_logging"] == pytest.approx(
+            truth["incremental_per_user"] - report["policies"]["logging"]["truth"]["incremental_per_user"])
+    assert report["logging_items_per_list"] == pytest.approx(
+        candidates["propensity"].sum() / candidates["user_id"].nunique())
     assert 0 <= report["policies"]["uplift"]["shared_with_relevance"] < 1
     # the logging policy's IPS value is the observed outcomes per user
     logging = next(r for r in report["policies"]["logging"]["value_per_user"]["estimates"] if r["estimator"] == "ips")
@@ -193,6 +203,30 @@ def test_ranking_next_step_follows_the_best_interval():
                                               "uplift ranks almost as relevance does.")
     report["policies"]["uplift"]["shared_with_relevance"] = 0.6
     assert "almost as relevance does" not in ranking_next_step(report)
+
+
+def test_ranking_next_step_weighs_the_best_list_against_the_current_ranking():
+    def rows(estimate, low, high):
+        return [{"estimator": "dr", "estimate": estimate, "ci_low": low, "ci_high": high}]
+
+    def report(gain, items=5.0):
+        return {"k": 5, "logging_items_per_list": items, "policies": {
+            "logging": {"incremental_per_user": rows(0.5, 0.4, 0.6)},
+            "uplift": {"incremental_per_user": rows(0.52, 0.42, 0.62), "gain_over_logging": rows(*gain)}}}
+
+    ahead = ranking_next_step(report((0.02, 0.01, 0.03)))
+    assert ahead.startswith("A/B test the uplift list") and "+20.0 [+10.0, +30.0] per 1,000 users more than the " \
+        "current ranking" in ahead and "list length" not in ahead
+    # its own effect is far from zero, yet no surer than the current ranking's: the test would find nothing
+    level = ranking_next_step(report((0.02, -0.05, 0.09)))
+    assert level.startswith("The best list, uplift, causes +520.0 [+420.0, +620.0] per 1,000 users, but this log "
+                            "cannot tell it from the current ranking (the current ranking causes +500.0 [+400.0, "
+                            "+600.0] per 1,000 users; the gain: +20.0 [-50.0, +90.0] per 1,000 users)")
+    behind = ranking_next_step(report((-0.1, -0.15, -0.05)))
+    assert "fewer than the current ranking" in behind and "keep the current ranking" in behind
+    longer = ranking_next_step(report((0.02, -0.05, 0.09), items=6.2))  # the logger shows more items than k
+    assert longer.endswith("The current ranking shows 6.2 items per list and these lists 5: part of the difference "
+                           "is list length; rank with --k 6 to compare at equal length.")
 
 
 def _benchmark_module(name: str):

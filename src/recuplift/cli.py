@@ -332,6 +332,9 @@ def rank(
                 f"  incremental/user {inc['estimate']:+.4f} [{inc['ci_low']:+.4f}, {inc['ci_high']:+.4f}]")
         if "truth" in entry:
             line += f"  (true {entry['truth']['incremental_per_user']:+.4f})"
+        if "gain_over_logging" in entry:
+            gain = next(r for r in entry["gain_over_logging"] if r["estimator"] == "dr")
+            line += f"  over logging {gain['estimate']:+.4f} [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}]"
         if name != "relevance" and "shared_with_relevance" in entry:
             line += f"  {entry['shared_with_relevance']:.0%} of its items also in the relevance list"
         typer.echo(line)

@@ -217,12 +217,18 @@ def exposure_terms(exposed: np.ndarray, outcome: np.ndarray, propensity: np.ndar
 def incremental_value(exposed: np.ndarray, outcome: np.ndarray, propensity: np.ndarray, recommended: np.ndarray,
                       outcome_if_shown: np.ndarray, outcome_if_not_shown: np.ndarray, users: np.ndarray | None = None,
                       n_bootstrap: int = 200, alpha: float = 0.05, random_state: int = 0,
-                      clip: float = 1e-3) -> pd.DataFrame:
+                      clip: float = 1e-3, baseline: np.ndarray | None = None) -> pd.DataFrame:
     """Incremental outcomes per user of showing the recommended candidates rather than not showing them
     (Sato et al. 2019), with bootstrap intervals over users. Only recommended rows differ between the two
     policies; on them IPS is Y·(Z/p − (1 − Z)/(1 − p)), DM is μ1 − μ0 and DR adds the weighted residuals.
-    ``recommended`` may be a probability of showing (a stochastic policy such as the logger itself)."""
+    ``recommended`` may be a probability of showing (a stochastic policy such as the logger itself).
+
+    ``baseline``: another policy's probabilities of showing; the result is then the gain of ``recommended``
+    over it. The estimate is the difference of the two policies' estimates, and the interval is paired, drawn from the
+    same resampled users, which is what an A/B test of one list against the other compares."""
     z, y, p, rec = _exposure_arrays(exposed, outcome, propensity, recommended, "recommended")
+    if baseline is not None:  # linear in the showing probabilities: the gain weighs each row by their difference
+        rec = rec - _exposure_arrays(exposed, outcome, propensity, baseline, "baseline")[3]
     p = np.clip(p, clip, 1 - clip)  # rec: 0/1 for a list, a probability for a stochastic policy
     mu1, mu0 = np.asarray(outcome_if_shown, float), np.asarray(outcome_if_not_shown, float)
     rows = {"ips": rec * y * (z / p - (1 - z) / (1 - p)),

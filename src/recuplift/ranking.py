@@ -250,15 +250,22 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
         pairs = exclude[["user_id", "item_id"]].drop_duplicates()
         removed = pd.MultiIndex.from_frame(frame[["user_id", "item_id"]]).isin(pd.MultiIndex.from_frame(pairs))
         report["exclusions"] = {"pairs": len(pairs), "candidate_rows_removed": int(removed.sum())}
-    targets = {"logging": frame["propensity"].to_numpy(float),
+    logging = frame["propensity"].to_numpy(float)
+    targets = {"logging": logging,
                **{policy: recommended_mask(frame, ranking, per=per) for policy, ranking in rankings.items()}}
+    # the current ranking's list length: a gain over it partly measures showing more or fewer items than k
+    report["logging_items_per_list"] = float(logging.sum() / frame.groupby(list_keys("user_id", per),
+                                                                           observed=True).ngroups)
     for name, target in targets.items():
         value_est = evaluate(exposure_terms(**args, target=target, **models, users=users),
                              n_bootstrap=n_bootstrap, random_state=random_state)
         incremental = incremental_value(**args, recommended=target, **models, users=users, n_bootstrap=n_bootstrap,
                                         random_state=random_state)
         entry = {"value_per_user": value_est.to_dict(), "incremental_per_user": incremental.to_dict(orient="records")}
-        if name != "logging":
+        if name != "logging":  # what an A/B test of this list against the current ranking would measure
+            entry["gain_over_logging"] = incremental_value(
+                **args, recommended=target, baseline=logging, **models, users=users, n_bootstrap=n_bootstrap,
+                random_state=random_state).to_dict(orient="records")
             scores = policy_scores(frame, name, blend, value)
             entry["uplift_validation"] = uplift_at_k(frame, rankings[name], scores, n_bootstrap=n_bootstrap,
                                                      random_state=random_state, per=per)
@@ -275,6 +282,10 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                               "value_covered": bool(chosen["ci_low"] <= true_value <= chosen["ci_high"]),
                               "incremental_covered": bool(dr_inc["ci_low"] <= true_incremental <= dr_inc["ci_high"])}
             if name != "logging":
+                true_gain = float(((target - logging) * frame["true_uplift"]).sum() / n_users)
+                gain = next(r for r in entry["gain_over_logging"] if r["estimator"] == "dr")
+                entry["truth"].update(gain_over_logging=true_gain,
+                                      gain_covered=bool(gain["ci_low"] <= true_gain <= gain["ci_high"]))
                 entry["truth"].update(causal_ranking_metrics(rankings[name], frame, k, n_bootstrap, random_state, per))
         report["policies"][name] = entry
     return pd.concat(rankings.values(), ignore_index=True), report
@@ -310,23 +321,48 @@ def read_ranking_report(folder: str | Path) -> dict:
 NEARLY_RELEVANCE = 0.9  # an uplift list sharing this share of its items with the relevance list barely differs
 
 
+def _dr_row(rows: list[dict]) -> dict:
+    return next(r for r in rows if r["estimator"] == "dr")
+
+
+def _per_thousand(row: dict) -> str:
+    return f"{1000 * row['estimate']:+.1f} [{1000 * row['ci_low']:+.1f}, {1000 * row['ci_high']:+.1f}] per 1,000 users"
+
+
 def ranking_next_step(report: dict) -> str:
     """One sentence for the ranking report's reader: which list to test next, judged by its doubly robust
-    incremental outcomes per user and their interval — and a second when the uplift list is nearly the
-    relevance list, since then testing one is testing the other."""
-    dr = {name: next(r for r in entry["incremental_per_user"] if r["estimator"] == "dr")
-          for name, entry in report["policies"].items() if name != "logging"}
+    incremental outcomes per user and by its gain over the current ranking, each with its interval — and a second
+    when the lists differ in length from the current one, or when the uplift list is nearly the relevance list,
+    since then testing one is testing the other."""
+    dr = {name: _dr_row(entry["incremental_per_user"]) for name, entry in report["policies"].items()
+          if name != "logging"}
     if not dr:
         return "No ranking policy was evaluated."
     best = max(dr, key=lambda name: dr[name]["estimate"])
-    b = dr[best]
-    interval = f"{1000 * b['estimate']:+.1f} [{1000 * b['ci_low']:+.1f}, {1000 * b['ci_high']:+.1f}] per 1,000 users"
-    if b["ci_low"] <= 0:
+    interval = _per_thousand(dr[best])
+    gain_rows = report["policies"][best].get("gain_over_logging")  # absent from rankings written before it was
+    gain = _dr_row(gain_rows) if gain_rows else None
+    current = report["policies"].get("logging")
+    if dr[best]["ci_low"] <= 0:
         advice = (f"No list is distinguishable from zero incremental effect (best: {best}, {interval}); gather more "
                   f"randomized exposure before shipping a reranker.")
-    else:
+    elif gain is None or gain["ci_low"] > 0:
+        over = f", {_per_thousand(gain)} more than the current ranking" if gain else ""
         advice = (f"A/B test the {best} list against the current ranking: off policy it causes {interval} "
-                  f"incremental outcomes; the planning report sizes the test.")
+                  f"incremental outcomes{over}; the planning report sizes the test.")
+    else:
+        now = f"the current ranking causes {_per_thousand(_dr_row(current['incremental_per_user']))}; " if current else ""
+        if gain["ci_high"] < 0:
+            advice = (f"The best list, {best}, causes {interval}, fewer than the current ranking ({now}the gain: "
+                      f"{_per_thousand(gain)}): keep the current ranking.")
+        else:
+            advice = (f"The best list, {best}, causes {interval}, but this log cannot tell it from the current ranking "
+                      f"({now}the gain: {_per_thousand(gain)}): A/B test it only if sized for the smallest gain "
+                      f"worth shipping, which the planning report sizes.")
+    items = report.get("logging_items_per_list")
+    if gain is not None and items is not None and abs(items - report["k"]) >= 0.5:
+        advice += (f" The current ranking shows {items:.1f} items per list and these lists {report['k']}: part of "
+                   f"the difference is list length; rank with --k {max(1, round(items))} to compare at equal length.")
     shared = report["policies"].get("uplift", {}).get("shared_with_relevance")
     tied = report["policies"].get("uplift", {}).get("tied_lists", 0.0)
     if report.get("lists_showing_every_candidate", 0.0) >= 1.0:

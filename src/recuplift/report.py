@@ -161,7 +161,9 @@ def check_finished_run(notebook: Path, parameters: dict[str, Any]) -> None:
 def render_report(name: str, out_html: str | Path, parameters: dict[str, Any] | None = None,
                   kernel: str = "python3", timeout: int | None = None, progress: bool = True) -> Path:
     """Execute notebook ``name`` with ``parameters`` and write ``out_html`` (and the executed notebook
-    beside it, same name, ``.ipynb``); ``progress`` shows papermill's bar of executed cells."""
+    beside it, same name, ``.ipynb``); ``progress`` shows papermill's bar of executed cells. The kernel runs in
+    the caller's working directory, so a relative path among the parameters (``audit_dir=out``) means what the
+    caller typed, as the ``audit`` and ``rank`` commands print it."""
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
@@ -175,7 +177,7 @@ def render_report(name: str, out_html: str | Path, parameters: dict[str, Any] | 
         staged = Path(tmp) / executed.name
         try:
             papermill.execute_notebook(str(notebook), str(staged), parameters=parameters or {}, kernel_name=kernel,
-                                       progress_bar=progress, cwd=str(notebook.parent), execution_timeout=timeout,
+                                       progress_bar=progress, cwd=str(Path.cwd()), execution_timeout=timeout,
                                        **_local_transport())
         except papermill.PapermillExecutionError as err:
             shutil.move(staged, executed)  # the failed notebook is the evidence; no HTML is written
