@@ -303,3 +303,13 @@ def test_max_length_cannot_exceed_the_models_positions():
     with pytest.raises(ValueError, match="max_length 100000 exceeds the 512 token positions"):
         TextEncoder(max_length=100_000, cache_dir=False, progress=False).encode(["word " * 600])  # a RuntimeError
     assert TextEncoder(max_length=512, cache_dir=False, progress=False).checked().max_length == 512
+
+
+def test_a_model_folder_without_weights_or_with_a_broken_config_is_refused_before_any_text(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')  # a config copied without its weights
+    with pytest.raises(ValueError, match="no weights file .* pass the whole folder save_pretrained wrote"):
+        TextEncoder(model=tmp_path, cache_dir=False, progress=False).checked()  # was a traceback at the first text
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"config.json is not a model config \(not JSON"):
+        TextEncoder(model=tmp_path, cache_dir=False, progress=False).checked()

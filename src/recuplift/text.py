@@ -99,6 +99,7 @@ class TextEncoder:
         """This encoder, once its model folder and settings are known to be usable: commands call it before
         reading any data, so a typo in a path fails in a second, not after the log has loaded."""
         self._check_params()
+        self._weight_files()  # a folder with a config but no weights failed at the first text, with a traceback
         limit = self._position_limit()
         if limit is not None and self.max_length > limit:  # longer texts failed inside the model's forward pass
             raise ValueError(f"max_length {self.max_length} exceeds the {limit} token positions of the model at "
@@ -108,9 +109,20 @@ class TextEncoder:
     def _position_limit(self) -> int | None:
         """How many token positions the model has (its config's ``max_position_embeddings`` or ``n_positions``);
         None when it does not say."""
-        config = json.loads((self.model_path / "config.json").read_text())
+        try:
+            config = json.loads((self.model_path / "config.json").read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{self.model_path / 'config.json'} is not a model config (not JSON: {err})") from None
         limit = config.get("max_position_embeddings", config.get("n_positions"))
         return int(limit) if isinstance(limit, int) else None
+
+    def _weight_files(self) -> list[Path]:
+        path = self.model_path.resolve()
+        weights = [path / name for name in WEIGHT_FILES if (path / name).exists()]
+        if not weights:
+            raise ValueError(f"no weights file ({', '.join(WEIGHT_FILES)}) in {path}: pass the whole folder "
+                             f"save_pretrained wrote, weights included")
+        return weights
 
     def _check_params(self) -> None:
         if self.pooling not in POOLINGS:
@@ -140,9 +152,7 @@ class TextEncoder:
         if getattr(self, "_model_key", None) is None:
             path = self.model_path.resolve()
             cache = self._cache()
-            weights = [path / name for name in WEIGHT_FILES if (path / name).exists()]
-            if not weights:
-                raise ValueError(f"no weights file ({', '.join(WEIGHT_FILES)}) in {path}")
+            weights = self._weight_files()
             hashes = [cache.fingerprint(w) if cache else file_sha256(w) for w in weights]
             ident = f"{path}|{'|'.join(hashes)}|{self.pooling}|{self.max_length}|{self.normalize}"
             self._model_key = hashlib.sha256(ident.encode()).hexdigest()[:32]
