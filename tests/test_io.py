@@ -44,6 +44,13 @@ def test_csv_files_written_with_other_separators_read_as_the_same_table(tmp_path
     assert back["note"].tolist() == ["0,5 kg", "x", "y"]  # text with a comma stays text
 
 
+@pytest.mark.parametrize("name, lines", [("log.jsonl", True), ("log.ndjson", True), ("log.json", False)])
+def test_json_records_read_as_the_same_table(tmp_path, frame, name, lines):
+    frame.to_json(tmp_path / name, orient="records", lines=lines)  # an event pipeline's export
+    pd.testing.assert_frame_equal(read_table(tmp_path / name), frame, check_dtype=False)
+    assert read_table(tmp_path / name, columns=["exposed"]).columns.tolist() == ["exposed"]
+
+
 def test_duckdb_keeps_other_tables(tmp_path, frame):
     db = f"{tmp_path}/store.duckdb"
     write_table(frame, db + "::a")
@@ -127,12 +134,13 @@ def test_json_is_nan_free(tmp_path):
 
 @pytest.mark.parametrize("source, message", [
     ("missing.parquet", "no such file"),
-    ("file.xlsx", "unknown file type"),
+    ("file.xlsx", r"unknown file type '.xlsx' .* save the sheet as CSV UTF-8"),
+    ("broken.jsonl", r"could not read .*broken.jsonl as JSON records: .* one JSON object per row"),
     ("missing.duckdb::t", "no such DuckDB file"),
 ])
 def test_bad_sources_are_data_errors(tmp_path, source, message):
     path = tmp_path / source.split("::")[0]
-    if source.endswith("xlsx"):
-        path.write_text("x")
+    if source.endswith(("xlsx", "jsonl")):
+        path.write_text('{"user_id": "u1"}\n{oops\n')
     with pytest.raises(DataError, match=message):
         read_table(str(tmp_path / source))

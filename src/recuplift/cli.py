@@ -104,7 +104,7 @@ def simulate(
 
 @app.command()
 def validate(
-    data: Annotated[str, typer.Argument(help="Parquet, CSV or file.duckdb::table.")],
+    data: Annotated[str, typer.Argument(help="Parquet, CSV, JSON Lines or file.duckdb::table.")],
     treatment: TreatmentOpt = "exposed", outcome: OutcomeOpt = "outcome",
     propensity: PropensityOpt = "propensity", position: PositionOpt = "position",
     user_id: UserOpt = "user_id", item_id: ItemOpt = "item_id", request_id: RequestOpt = None, text: TextOpt = None,
@@ -136,7 +136,7 @@ def validate(
 
 @app.command()
 def embed(
-    data: Annotated[Optional[str], typer.Argument(help="Parquet, CSV or file.duckdb::table.")] = None,
+    data: Annotated[Optional[str], typer.Argument(help="Parquet, CSV, JSON Lines or file.duckdb::table.")] = None,
     text: TextOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", callback=_output_folder, help="Folder for <column>.parquet and rows.parquet.")] = None,
     model: ModelOpt = None,
@@ -177,7 +177,7 @@ def embed(
 
 @app.command()
 def audit(
-    data: Annotated[str, typer.Argument(help="Parquet, CSV or file.duckdb::table.")],
+    data: Annotated[str, typer.Argument(help="Parquet, CSV, JSON Lines or file.duckdb::table.")],
     out: Annotated[Path, typer.Option("--out", callback=_output_folder, help="Folder for results.json, uplift.parquet and figures/.")],
     treatment: TreatmentOpt = "exposed", outcome: OutcomeOpt = "outcome",
     propensity: PropensityOpt = "propensity", position: PositionOpt = "position",
@@ -271,7 +271,7 @@ def rank(
     value: Annotated[Optional[str], typer.Option(help="Per-item value column for the 'value' policy (e.g. price).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of users for intervals.")] = 200,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Random seed.")] = 0,
-    exclude: Annotated[Optional[str], typer.Option("--exclude", help="Table of (user, item) pairs never to show, e.g. already bought: Parquet, CSV or file.duckdb::table, with the log's id columns.")] = None,
+    exclude: Annotated[Optional[str], typer.Option("--exclude", help="Table of (user, item) pairs never to show, e.g. already bought: Parquet, CSV, JSON Lines or file.duckdb::table, with the log's id columns.")] = None,
     category: Annotated[Optional[str], typer.Option("--category", help="Category column of the log, for --max-per-category.")] = None,
     max_per_category: Annotated[Optional[int], typer.Option("--max-per-category", min=1, help="At most this many items of one category per list.")] = None,
     per: Annotated[Optional[str], typer.Option("--per", help="Request column of the log: one list per request instead of one per user.")] = None,

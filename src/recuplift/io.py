@@ -1,7 +1,8 @@
 """Reading and writing tables, always atomically: a run that dies half-way leaves no half-written file.
 
-Sources: Parquet (a file, or a folder of files), CSV and DuckDB tables (``path.duckdb::table``). Writes go to a
-temporary name in the destination folder and are renamed into place, which is atomic on POSIX file systems.
+Sources: Parquet (a file, or a folder of files), CSV, JSON Lines and DuckDB tables (``path.duckdb::table``).
+Writes go to a temporary name in the destination folder and are renamed into place, which is atomic on POSIX file
+systems.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ DECIMAL_COMMA = r"[+-]?(\d+|\d*,\d+)"  # 12, 0,25 or ,5: a number written with a
 
 
 def read_table(source: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a Parquet file or folder, a CSV file or a DuckDB table (``file.duckdb::table``) into pandas."""
+    """Read a Parquet file or folder, a CSV file, JSON records or a DuckDB table (``file.duckdb::table``) into
+    pandas."""
     source = str(source)
     if DUCKDB_SEPARATOR in source:
         return _read_duckdb(source, columns)
@@ -78,13 +80,17 @@ def read_table(source: str | os.PathLike[str], columns: list[str] | None = None)
             return pd.read_parquet(path, columns=columns)
         if suffix in (".csv", ".gz", ".txt", ".tsv"):
             return _read_csv(path, columns, "\t" if suffix == ".tsv" else ",")
+        if suffix in JSON_SUFFIXES:
+            return _read_json_records(path, columns)
     except DataError:
         raise
     except (ValueError, OSError) as err:
         raise DataError(Problem(None, f"could not read {source}: {err}",
                                 hint="is it a valid Parquet or CSV file?")) from err
     raise DataError(Problem(None, f"unknown file type '{suffix}' for {source}",
-                            hint="use .parquet, .csv or file.duckdb::table"))
+                            hint="save the sheet as CSV UTF-8 (Excel: File → Save As) and pass the .csv"
+                            if suffix in (".xlsx", ".xls", ".xlsm", ".ods") else
+                            "use .parquet, .csv, .jsonl or file.duckdb::table"))
 
 
 def output_folder(source: str | os.PathLike[str]) -> Path:
@@ -148,6 +154,24 @@ def _read_parquet_folder(path: Path, columns: list[str] | None) -> pd.DataFrame:
         raise DataError(Problem(None, f"the folder {path} holds no Parquet files",
                                 hint="pass a Parquet or CSV file, or a folder of Parquet files"))
     return dataset.to_table(columns=columns).to_pandas()
+
+
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+def _read_json_records(path: Path, columns: list[str] | None) -> pd.DataFrame:
+    """JSON Lines (one object per line, as event pipelines export logs) or one array of objects, through DuckDB's
+    reader, which infers each field's type over the whole file."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        try:
+            frame = con.execute("SELECT * FROM read_json_auto(?)", [str(path)]).df()
+        except duckdb.Error as err:
+            raise DataError(Problem(None, f"could not read {path} as JSON records: {str(err).splitlines()[0]}",
+                                    hint="give one JSON object per row: one per line (JSON Lines), or an array "
+                                         "of objects")) from None
+    return frame[columns] if columns else frame
 
 
 def _duckdb_tables(con: Any) -> list[str]:  # noqa: ANN401 - a duckdb connection, imported lazily
