@@ -134,6 +134,22 @@ def test_same_seed_same_numbers(confounded):
     assert a.ate_.estimate == b.ate_.estimate
 
 
+def test_linear_dml_with_a_categorical_modifier_keeps_econmls_invalid_inference_warning_to_itself(confounded):
+    """Every level of a category beside the intercept is a rank-deficient final stage: EconML warned that its own
+    inference was invalid, on every audit with a categorical modifier, though the intervals are ours."""
+    import warnings
+
+    y, t, W, groups, _, _ = (column[:1500] for column in confounded)
+    level = (W[:, 2] > 0).astype(float)
+    X = np.column_stack([level, 1 - level, np.zeros(len(y))])  # the encoder's levels and its empty 'other'
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = make_estimator("linear_dml", n_estimators=50).fit(y, t, W, X=X, groups=groups)
+    assert not any("underdetermined" in str(w.message) for w in caught)
+    low, high = est.cate_[level == 0].mean(), est.cate_[level == 1].mean()  # the effect by level is still found
+    assert high - low > 0.4 and np.all(np.isfinite(est.cate_interval_))
+
+
 def test_unknown_estimator_and_ate_only_effect():
     with pytest.raises(ValueError, match="unknown estimator 'magic'"):
         make_estimator("magic")

@@ -203,7 +203,12 @@ class LinearDML(EffectEstimator):
         model = EconLinearDML(model_y=regression_model(self.random_state, self.n_estimators),
                               model_t=treatment_model(self.random_state, self.n_estimators),
                               discrete_treatment=True, cv=self.n_folds, random_state=self.random_state)
-        model.fit(y, t, X=X, W=W, groups=groups, cache_values=True)
+        with warnings.catch_warnings():
+            # a categorical modifier's full set of levels beside the intercept leaves EconML's final-stage design
+            # short of full rank, and it warns that its own inference is invalid; the intervals here are ours,
+            # cluster-robust from the residuals below, and the effects are the same in every solution
+            warnings.filterwarnings("ignore", message="Co-variance matrix is underdetermined", category=UserWarning)
+            model.fit(y, t, X=X, W=W, groups=groups, cache_values=True)
         self.model_ = model
         y_res, t_res = (np.asarray(r, dtype=float).reshape(len(y), -1) for r in model.residuals_[:2])
         Z = np.ones((len(y), 1)) if X is None else np.column_stack([np.ones(len(y)), X])
