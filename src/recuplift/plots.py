@@ -29,7 +29,8 @@ def _interval_rows(ax: Any, labels: list[str], estimate: Any, low: Any, high: An
     if reference is not None:
         x, text, colour = reference
         ax.axvline(x, color=colour, ls="--", label=text)
-        ax.legend(loc="best")
+        ax.set_ylim(-0.6, len(labels) + 0.5)  # a free band above the top row holds the legend: "best" put it on a bar
+        ax.legend(loc="upper right", fontsize="small")
     return y
 
 
@@ -57,7 +58,7 @@ def overlap(diag: dict[str, Any]) -> Figure:
     ax.set_xlabel("propensity of exposure")
     ax.set_ylabel("rows")
     separation = diag.get("separation_auc", float("nan"))
-    ax.set_title(f"Overlap: {diag['share_outside']:.1%} of rows outside {diag['bounds']}; "
+    ax.set_title(f"Overlap: {diag['share_outside']:.1%} of rows outside {diag['bounds']};\n"  # one line ran off the figure
                  f"the propensity separates the arms with AUC {separation:.2f}")
     ax.legend()
     fig.tight_layout()
