@@ -170,7 +170,9 @@ def test_text_with_non_strings():
     df["item_text"] = df["item_text"].astype(object)
     df.loc[2, "item_text"] = 42
     [p] = problems_of(df)
-    assert p.column == "item_text" and "non-string" in p.rule and p.rows == (2,)
+    assert p.column == "item_text" and "non-string" in p.rule and p.rows == (2,) and "cast to str" in p.hint
+    [numbers] = problems_of(base_frame(), Roles(text=("price",)))  # a number column named as text
+    assert numbers.column == "price" and "as a covariate (--covariates), not as text" in numbers.hint
 
 
 @pytest.mark.parametrize("texts", [[""] * 8, [None] * 8, ["same words"] * 4 + [" "] * 4])

@@ -527,8 +527,10 @@ def check_text(df: pd.DataFrame, col: str, problems: list[Problem], named: bool 
     missing = series.isna()
     not_str = ~missing & ~series.map(lambda v: isinstance(v, (str, bytes)))
     if not_str.any():
+        numbers = pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
         problems.append(Problem(col, "text column holds non-string values", offending_rows(not_str),
-                                "cast to str or set missing texts to null"))
+                                "it holds numbers: adjust for it as a covariate (--covariates), not as text"
+                                if numbers else "cast to str or set missing texts to null"))
         return None
     empty = missing | series.map(lambda v: isinstance(v, (str, bytes)) and not v.strip())
     n_distinct = series[~empty].nunique()
