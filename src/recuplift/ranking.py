@@ -283,7 +283,7 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                               "incremental_covered": bool(dr_inc["ci_low"] <= true_incremental <= dr_inc["ci_high"])}
             if name != "logging":
                 true_gain = float(((target - logging) * frame["true_uplift"]).sum() / n_users)
-                gain = next(r for r in entry["gain_over_logging"] if r["estimator"] == "dr")
+                gain = _dr_row(entry["gain_over_logging"])
                 entry["truth"].update(gain_over_logging=true_gain,
                                       gain_covered=bool(gain["ci_low"] <= true_gain <= gain["ci_high"]))
                 entry["truth"].update(causal_ranking_metrics(rankings[name], frame, k, n_bootstrap, random_state, per))
