@@ -115,6 +115,17 @@ def test_runtime_and_by_week_table():
     assert units_after(4, 1000, 0.5) == pytest.approx(2000)
 
 
+def test_a_mean_metrics_runtime_table_at_large_samples():
+    """SciPy's noncentral t is NaN far in its lower tail (df 9,998, nc 26.6): the week-by-week MDE of a mean
+    metric stopped the whole plan with a root finder's error once a week held 10,000 users."""
+    plan = plan_test(Metric("mean", 2.18, 1.5), 0.14, weekly_units=5000)
+    table = plan.by_week
+    assert np.isfinite(table[["power", "mde"]].to_numpy()).all() and (np.diff(table["mde"]) < 0).all()
+    assert table["power"].iloc[-1] > 0.9999 and plan.n_control == 1803
+    week = table.set_index("week")  # the MDE at a week's sample is the lift planned at that size
+    assert power(Metric("mean", 2.18, 1.5), week.loc[2, "mde"], 5000) == pytest.approx(0.8, abs=1e-6)
+
+
 def test_a_runtime_past_the_table_and_a_lift_past_the_baseline_are_said():
     slow = plan_test(Metric("proportion", 0.05), 0.001, weekly_units=1000)
     assert slow.weeks > 1000 and slow.by_week["week"].max() == 52

@@ -159,10 +159,13 @@ def power(metric: Metric, effect: float, n_control: float, design: Design = Desi
         tail = design.level / 2 if design.alternative == "two-sided" else design.level
         t_crit = stats.t.ppf(1 - tail, df)
         nc = abs(effect) / sd_alt
-        out = stats.nct.sf(t_crit, df, nc)
-        if design.alternative == "two-sided":
-            out += stats.nct.cdf(-t_crit, df, nc)
-        return float(out)
+        upper = stats.nct.sf(t_crit, df, nc)
+        lower = stats.nct.cdf(-t_crit, df, nc) if design.alternative == "two-sided" else 0.0
+        # SciPy's noncentral t gives NaN far out in a tail (df 9,998, nc 26.6, the lower one): there the normal
+        # it tends to is exact enough, and a NaN stopped every runtime table of a mean metric at that size
+        upper = upper if np.isfinite(upper) else stats.norm.sf(t_crit - nc)
+        lower = lower if np.isfinite(lower) else stats.norm.cdf(-t_crit - nc)
+        return float(upper + lower)
     out = stats.norm.cdf((abs(effect) - crit * sd_null) / sd_alt)
     if design.alternative == "two-sided":
         out += stats.norm.cdf((-abs(effect) - crit * sd_null) / sd_alt)
