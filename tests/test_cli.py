@@ -234,6 +234,13 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     assert f"{shared:.0%} of its items also in the relevance list" in out.stdout
     assert (tmp_path / "rank" / "figures" / "policies.png").stat().st_size > 10_000  # the policies, compared
     assert "per 1,000 users" in out.stdout  # the next step: which list to test
+    assert report["outcome_per_user_sd"] == pytest.approx(sim.data.groupby("user_id")["outcome"].sum().std())
+    planned = run_cli("plan", "--from-ranking", str(tmp_path / "rank"), "--policy", "uplift", "--lift", "0.05",
+                      "--json")  # the test that would confirm the list, sized from the ranking's own figures
+    assert planned.returncode == 0, planned.stderr
+    plan = json.loads(planned.stdout)
+    assert plan["policy"] == "uplift" and plan["planned_lift"] == 0.05 and plan["plan"]["n_control"] > 0
+    assert plan["plan"]["metric"]["sd"] == pytest.approx(report["outcome_per_user_sd"])
     excluded = sim.data[["user_id", "item_id"]].iloc[::5]  # e.g. what each user already bought
     excluded.to_csv(tmp_path / "bought.csv", index=False)
     ruled = run_cli("rank", str(data), "--uplift", str(audit_dir), "--k", "3", "--bootstrap", "20",

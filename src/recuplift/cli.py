@@ -453,10 +453,14 @@ def plan(
     sequential: Annotated[bool, typer.Option("--sequential", help="Valid at every look (confidence sequence).")] = False,
     from_audit: Annotated[Optional[Path], typer.Option("--from-audit", help="Plan targeted tests from an audit folder.")] = None,
     segments: Annotated[str, typer.Option(help="Top shares of predicted uplift to plan for (with --from-audit).")] = SEGMENTS,
+    from_ranking: Annotated[Optional[Path], typer.Option("--from-ranking", help="Plan the test of a reranked list against the current ranking from a `recuplift rank` folder; --lift, when given, is the gain per user to detect.")] = None,
+    policy: Annotated[Optional[str], typer.Option("--policy", help="The list to test (with --from-ranking).  [default: the one causing the most]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
-    """Plan an A/B test: sample size, runtime, power and MDE by week — or targeted tests from an audit."""
+    """Plan an A/B test: sample size, runtime, power and MDE by week — or targeted tests from an audit, or the
+    test of a reranked list from a ranking."""
     from .io import to_json_safe
+    from .listtest import plan_list_test
     from .planning import Design, Metric, plan_test, runtime_text
     from .targeting import plan_targeted_tests
 
@@ -464,6 +468,26 @@ def plan(
         design = Design(alpha=alpha, power=power, alternative="one-sided" if one_sided else "two-sided",
                         treated_share=split, arms=arms, correction=correction, variance_reduction=cuped_r2,
                         sequential=sequential)
+        if from_audit is not None and from_ranking is not None:
+            raise typer.BadParameter("plan either targeted tests (--from-audit) or a list's test (--from-ranking), "
+                                     "not both", param_hint="--from-ranking")
+        if policy is not None and from_ranking is None:
+            raise typer.BadParameter("--policy names a list of a ranking and needs --from-ranking DIR",
+                                     param_hint="--policy")
+        if from_ranking is not None:
+            ignored = [flag for flag, given in (("--baseline", baseline is not None), ("--sd", sd is not None),
+                                                ("--segments", segments != SEGMENTS)) if given]
+            if ignored:  # the current ranking's value and spread come from the ranking
+                raise typer.BadParameter(f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply "
+                                         f"with --from-ranking: the current ranking's value per user and its spread "
+                                         f"come from the ranking", param_hint="--from-ranking")
+            listed = plan_list_test(from_ranking, policy, lift, relative, design, weekly_users, accumulation)
+            if as_json:
+                typer.echo(json.dumps(to_json_safe(listed.to_dict()), indent=2))
+                return
+            _echo_plan(listed.plan, listed.notes)
+            typer.echo(listed.next_step())
+            return
         if from_audit is not None:
             ignored = [flag for flag, given in (("--baseline", baseline is not None), ("--lift", lift is not None),
                                                 ("--sd", sd is not None), ("--relative", relative),
@@ -503,17 +527,21 @@ def plan(
     if as_json:
         typer.echo(json.dumps(to_json_safe(result.to_dict()), indent=2))
         return
-    _echo_table(result.summary())
-    if not result.by_week.empty:
-        typer.echo("\npower and minimum detectable effect by week:")
-        _echo_table(result.by_week.set_index("week"))
-    for note in result.notes:
-        typer.echo(f"note: {note}")
+    _echo_plan(result, result.notes)
     per_arm = result.n_per_arm
     arms_text = (f"{per_arm:,} per arm" if isinstance(per_arm, int)
                  else ", ".join(f"{n:,} in {arm}" for arm, n in per_arm.items()))
     typer.echo(f"\nN: {arms_text}, {result.n_total:,} in total"
                + (f", {runtime_text(result.weeks)}" if result.weeks is not None else ""))
+
+
+def _echo_plan(plan, notes) -> None:  # noqa: ANN001 - a planning.TestPlan and its notes, imported lazily
+    _echo_table(plan.summary())
+    if not plan.by_week.empty:
+        typer.echo("\npower and minimum detectable effect by week:")
+        _echo_table(plan.by_week.set_index("week"))
+    for note in notes:
+        typer.echo(f"note: {note}")
 
 
 @app.command()

@@ -256,6 +256,8 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     # the current ranking's list length: a gain over it partly measures showing more or fewer items than k
     report["logging_items_per_list"] = float(logging.sum() / frame.groupby(list_keys("user_id", per),
                                                                            observed=True).ngroups)
+    # what a test of a list against it varies by: the spread of a user's outcomes under the current ranking
+    report["outcome_per_user_sd"] = float(frame.groupby("user_id", observed=True)["outcome"].sum().std(ddof=1))
     for name, target in targets.items():
         value_est = evaluate(exposure_terms(**args, target=target, **models, users=users),
                              n_bootstrap=n_bootstrap, random_state=random_state)
@@ -283,7 +285,7 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                               "incremental_covered": bool(dr_inc["ci_low"] <= true_incremental <= dr_inc["ci_high"])}
             if name != "logging":
                 true_gain = float(((target - logging) * frame["true_uplift"]).sum() / n_users)
-                gain = _dr_row(entry["gain_over_logging"])
+                gain = dr_row(entry["gain_over_logging"])
                 entry["truth"].update(gain_over_logging=true_gain,
                                       gain_covered=bool(gain["ci_low"] <= true_gain <= gain["ci_high"]))
                 entry["truth"].update(causal_ranking_metrics(rankings[name], frame, k, n_bootstrap, random_state, per))
@@ -321,12 +323,21 @@ def read_ranking_report(folder: str | Path) -> dict:
 NEARLY_RELEVANCE = 0.9  # an uplift list sharing this share of its items with the relevance list barely differs
 
 
-def _dr_row(rows: list[dict]) -> dict:
+def dr_row(rows: list[dict]) -> dict:
+    """The doubly robust row of a report's estimator rows."""
     return next(r for r in rows if r["estimator"] == "dr")
 
 
-def _per_thousand(row: dict) -> str:
+def per_thousand(row: dict) -> str:
+    """An estimate and its interval, per user, said per 1,000 users."""
     return f"{1000 * row['estimate']:+.1f} [{1000 * row['ci_low']:+.1f}, {1000 * row['ci_high']:+.1f}] per 1,000 users"
+
+
+def best_policy(report: dict) -> str | None:
+    """The evaluated policy whose lists cause the most incremental outcomes (DR); None when none was evaluated."""
+    dr = {name: dr_row(entry["incremental_per_user"])["estimate"] for name, entry in report["policies"].items()
+          if name != "logging"}
+    return max(dr, key=dr.__getitem__) if dr else None
 
 
 def ranking_next_step(report: dict) -> str:
@@ -334,31 +345,30 @@ def ranking_next_step(report: dict) -> str:
     incremental outcomes per user and by its gain over the current ranking, each with its interval — and a second
     when the lists differ in length from the current one, or when the uplift list is nearly the relevance list,
     since then testing one is testing the other."""
-    dr = {name: _dr_row(entry["incremental_per_user"]) for name, entry in report["policies"].items()
-          if name != "logging"}
-    if not dr:
+    best = best_policy(report)
+    if best is None:
         return "No ranking policy was evaluated."
-    best = max(dr, key=lambda name: dr[name]["estimate"])
-    interval = _per_thousand(dr[best])
+    own = dr_row(report["policies"][best]["incremental_per_user"])
+    interval = per_thousand(own)
     gain_rows = report["policies"][best].get("gain_over_logging")  # absent from rankings written before it was
-    gain = _dr_row(gain_rows) if gain_rows else None
+    gain = dr_row(gain_rows) if gain_rows else None
     current = report["policies"].get("logging")
-    if dr[best]["ci_low"] <= 0:
+    if own["ci_low"] <= 0:
         advice = (f"No list is distinguishable from zero incremental effect (best: {best}, {interval}); gather more "
                   f"randomized exposure before shipping a reranker.")
     elif gain is None or gain["ci_low"] > 0:
-        over = f", {_per_thousand(gain)} more than the current ranking" if gain else ""
+        over = f", {per_thousand(gain)} more than the current ranking" if gain else ""
         advice = (f"A/B test the {best} list against the current ranking: off policy it causes {interval} "
-                  f"incremental outcomes{over}; the planning report sizes the test.")
+                  f"incremental outcomes{over}; `recuplift plan --from-ranking RANK_DIR` sizes the test.")
     else:
-        now = f"the current ranking causes {_per_thousand(_dr_row(current['incremental_per_user']))}; " if current else ""
+        now = f"the current ranking causes {per_thousand(dr_row(current['incremental_per_user']))}; " if current else ""
         if gain["ci_high"] < 0:
             advice = (f"The best list, {best}, causes {interval}, fewer than the current ranking ({now}the gain: "
-                      f"{_per_thousand(gain)}): keep the current ranking.")
+                      f"{per_thousand(gain)}): keep the current ranking.")
         else:
             advice = (f"The best list, {best}, causes {interval}, but this log cannot tell it from the current ranking "
-                      f"({now}the gain: {_per_thousand(gain)}): A/B test it only if sized for the smallest gain "
-                      f"worth shipping, which the planning report sizes.")
+                      f"({now}the gain: {per_thousand(gain)}): A/B test it only if sized for the smallest gain "
+                      f"worth shipping (`recuplift plan --from-ranking RANK_DIR --lift`).")
     items = report.get("logging_items_per_list")
     if gain is not None and items is not None and abs(items - report["k"]) >= 0.5:
         advice += (f" The current ranking shows {items:.1f} items per list and these lists {report['k']}: part of "
