@@ -73,12 +73,18 @@ def test_incremental_ips_matches_sato_formula_by_hand():
     assert table.loc["dm", "estimate"] == pytest.approx(2 * 0.3 / 2)
 
 
+def _logged(rng: np.random.Generator, n: int, p_range: tuple[float, float], base: float,
+            effect: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Propensities, exposures and 0/1 outcomes of a log with a known effect of exposure."""
+    p = rng.uniform(*p_range, n)
+    z = (rng.random(n) < p).astype(int)
+    return p, z, (rng.random(n) < base + effect * z).astype(float)
+
+
 def test_the_gain_of_one_list_over_another_is_their_difference_with_a_paired_interval():
     rng = np.random.default_rng(3)
     n = 4000
-    p = rng.uniform(0.2, 0.8, n)
-    z = (rng.random(n) < p).astype(int)
-    y = (rng.random(n) < 0.2 + 0.1 * z).astype(float)
+    p, z, y = _logged(rng, n, (0.2, 0.8), 0.2, 0.1)
     common = dict(exposed=z, outcome=y, propensity=p, outcome_if_shown=np.full(n, 0.3),
                   outcome_if_not_shown=np.full(n, 0.2), users=np.arange(n) // 10, n_bootstrap=200)
     shown = (rng.random(n) < 0.5).astype(float)
@@ -104,11 +110,8 @@ def test_bootstrap_weights_resample_whole_users():
 
 
 def test_evaluate_intervals_and_recommendation():
-    rng = np.random.default_rng(1)
     n = 5000
-    p = rng.uniform(0.1, 0.9, n)
-    z = (rng.random(n) < p).astype(int)
-    y = (rng.random(n) < 0.3 + 0.2 * z).astype(float)
+    p, z, y = _logged(np.random.default_rng(1), n, (0.1, 0.9), 0.3, 0.2)
     terms = exposure_terms(z, y, p, np.ones(n), np.full(n, 0.5), np.full(n, 0.3), users=np.arange(n) // 5)
     result = evaluate(terms, n_bootstrap=200)
     table = result.summary()
