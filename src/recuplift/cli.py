@@ -587,7 +587,7 @@ def demo(
 
     from .causal import Audit, check_audit_folder
     from .io import to_json_safe, write_json, write_table
-    from .ranking import evaluate_rankings
+    from .ranking import evaluate_rankings, ranking_next_step
     from .report import ReportError, render_report, write_index
     from .simulate import simulate as run_simulation
     from .targeting import plan_targeted_tests
@@ -614,6 +614,7 @@ def demo(
     rankings, ranking_report = evaluate_rankings(candidates, k=5, random_state=seed)
     write_table(rankings, out / "ranking" / "ranking.parquet")
     write_json(to_json_safe(ranking_report), out / "ranking" / "ranking.json")
+    typer.echo(f"  {ranking_next_step(ranking_report)}")
     typer.echo("[4/5] planning the confirming A/B test …")
     targeted = plan_targeted_tests(out / "audit", weekly_units=100_000)
     write_json(to_json_safe(targeted.to_dict()), out / "plan" / "targeted.json")
