@@ -192,6 +192,30 @@ def test_the_ranking_report_on_an_analysts_own_rank_folder(tmp_path, audited_log
         render_report("uplift_ranking", tmp_path / "s.html", {"ranking_dir": str(tmp_path / "nowhere"), "rounds": 0})
 
 
+@pytest.mark.slow
+def test_the_planning_report_plans_a_ranking_folders_list_against_the_current_ranking(tmp_path, audited_log):
+    import json
+
+    from recuplift.io import to_json_safe
+    from recuplift.listtest import plan_list_test
+    from recuplift.ranking import evaluate_rankings
+
+    _, result, _ = audited_log
+    result.write(tmp_path / "audit")
+    _, report = evaluate_rankings(result.uplift, k=3, n_bootstrap=20)
+    (tmp_path / "rank").mkdir()
+    (tmp_path / "rank" / "ranking.json").write_text(json.dumps(to_json_safe(report)))
+    html = render_report("ab_test_planning", tmp_path / "p.html", {"audit_dir": str(tmp_path / "audit"),
+                                                                 "ranking_dir": str(tmp_path / "rank")})
+    text = " ".join(html.read_text().split())
+    try:  # the report says what the planner says: the plan, or why there is none to make
+        expected = plan_list_test(report, weekly_units=20_000).next_step()
+    except ValueError as err:
+        expected = str(err)
+    assert "A reranked list against the current ranking" in text and expected.split(" (")[0] in text
+    assert "Traceback" not in text
+
+
 def _embedded_figures(html: str) -> int:
     return len(re.findall(r"<img [^>]*src=\"data:image/png;base64", html))
 

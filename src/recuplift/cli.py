@@ -625,7 +625,8 @@ def demo(
                                                         {"ranking_dir": str((out / "ranking").resolve()),
                                                          "seed": seed, "loop_users": users // 2}),
                "A/B test plan": ("ab_test_planning", out / "ab_test_planning.html",
-                                 {"audit_dir": str((out / "audit").resolve()), "seed": seed})}
+                                 {"audit_dir": str((out / "audit").resolve()),
+                                  "ranking_dir": str((out / "ranking").resolve()), "seed": seed})}
     try:
         for title, (name, path, params) in reports.items():
             typer.echo(f"  {name} …")
