@@ -33,3 +33,8 @@ def unknown_choice(what: str, given: str, choices: Iterable[str]) -> str:
     """``unknown estimator 'lineardml'; did you mean 'linear_dml'? choose from …``"""
     options = list(choices)
     return f"unknown {what} '{given}'; {did_you_mean(given, options)}choose from {', '.join(map(str, options))}"
+
+
+def do_not_apply(given: list[str]) -> str:
+    """``"--lift does not apply"`` or ``"--lift, --sd do not apply"``: settings given where they would be dropped."""
+    return f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply"

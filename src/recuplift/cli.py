@@ -279,7 +279,7 @@ def rank(
     """Rerank candidates by relevance, uplift or a blend; estimate each list's value off policy."""
     from .io import atomic_paths, output_folder, read_table, to_json_safe, write_json, write_table
     from .plots import policy_incremental
-    from .ranking import evaluate_rankings, ranking_next_step
+    from .ranking import dr_row, evaluate_rankings, ranking_next_step
     from .targeting import check_log_matches_audit, read_audit_roles, read_audit_uplift, read_exclusions
 
     audit_folder = output_folder(uplift)
@@ -327,13 +327,13 @@ def rank(
     for name, entry in report["policies"].items():
         value_row = entry["value_per_user"]
         chosen = next(r for r in value_row["estimates"] if r["estimator"] == value_row["recommended"])
-        inc = next(r for r in entry["incremental_per_user"] if r["estimator"] == "dr")
+        inc = dr_row(entry["incremental_per_user"])
         line = (f"{name:>10}: value/user {chosen['estimate']:.4f} [{chosen['ci_low']:.4f}, {chosen['ci_high']:.4f}]"
                 f"  incremental/user {inc['estimate']:+.4f} [{inc['ci_low']:+.4f}, {inc['ci_high']:+.4f}]")
         if "truth" in entry:
             line += f"  (true {entry['truth']['incremental_per_user']:+.4f})"
         if "gain_over_logging" in entry:
-            gain = next(r for r in entry["gain_over_logging"] if r["estimator"] == "dr")
+            gain = dr_row(entry["gain_over_logging"])
             line += f"  over logging {gain['estimate']:+.4f} [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}]"
         if name != "relevance" and "shared_with_relevance" in entry:
             line += f"  {entry['shared_with_relevance']:.0%} of its items also in the relevance list"
@@ -459,6 +459,7 @@ def plan(
 ) -> None:
     """Plan an A/B test: sample size, runtime, power and MDE by week — or targeted tests from an audit, or the
     test of a reranked list from a ranking."""
+    from .choices import do_not_apply
     from .io import to_json_safe
     from .listtest import plan_list_test
     from .planning import Design, Metric, plan_test, runtime_text
@@ -478,9 +479,8 @@ def plan(
             ignored = [flag for flag, given in (("--baseline", baseline is not None), ("--sd", sd is not None),
                                                 ("--segments", segments != SEGMENTS)) if given]
             if ignored:  # the current ranking's value and spread come from the ranking
-                raise typer.BadParameter(f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply "
-                                         f"with --from-ranking: the current ranking's value per user and its spread "
-                                         f"come from the ranking", param_hint="--from-ranking")
+                raise typer.BadParameter(f"{do_not_apply(ignored)} with --from-ranking: the current ranking's value "
+                                         f"per user and its spread come from the ranking", param_hint="--from-ranking")
             listed = plan_list_test(from_ranking, policy, lift, relative, design, weekly_users, accumulation)
             if as_json:
                 typer.echo(json.dumps(to_json_safe(listed.to_dict()), indent=2))
@@ -493,9 +493,8 @@ def plan(
                                                 ("--sd", sd is not None), ("--relative", relative),
                                                 ("--accumulation", accumulation != 1.0)) if given]
             if ignored:  # each segment's own baseline and predicted lift are planned for: these were dropped silently
-                raise typer.BadParameter(f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply "
-                                         f"with --from-audit: each segment is "
-                                         f"planned for its own baseline and predicted effect", param_hint="--from-audit")
+                raise typer.BadParameter(f"{do_not_apply(ignored)} with --from-audit: each segment is planned for "
+                                         f"its own baseline and predicted effect", param_hint="--from-audit")
             try:
                 shares = tuple(float(q) for q in segments.split(",") if q.strip())
             except ValueError:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .choices import did_you_mean, unknown_choice
+from .choices import did_you_mean, do_not_apply, unknown_choice
 from .io import atomic_path
 from .schema import MAX_SEED, check_whole
 
@@ -153,9 +153,8 @@ def check_finished_run(notebook: Path, parameters: dict[str, Any]) -> None:
     if folder is not None and parameters.get(folder) is not None:
         given = [p for p in rerun if p in parameters]
         if given:
-            raise ReportError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply with {folder}: the "
-                              f"finished run is shown as written; leave {'it' if len(given) == 1 else 'them'} out, "
-                              f"or drop {folder} to run afresh")
+            raise ReportError(f"{do_not_apply(given)} with {folder}: the finished run is shown as written; leave "
+                              f"{'it' if len(given) == 1 else 'them'} out, or drop {folder} to run afresh")
 
 
 def render_report(name: str, out_html: str | Path, parameters: dict[str, Any] | None = None,
