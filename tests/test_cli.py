@@ -123,7 +123,7 @@ def test_version_names_recuplift_and_the_libraries_its_numbers_come_from():
 
 def test_the_main_entry_points_import_from_the_package_top_without_loading_the_heavy_stack():
     probe = ("import sys, recuplift; heavy = {'dowhy', 'econml', 'torch', 'xgboost'} & set(sys.modules); "
-             "from recuplift import Audit, UpliftModel, evaluate_rankings, plan_test; "
+             "from recuplift import Audit, UpliftModel, evaluate_rankings, plan_list_test, plan_test; "
              "from recuplift.causal import Audit as A; assert Audit is A, Audit; print(sorted(heavy))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
