@@ -306,6 +306,18 @@ def test_numbers_a_spreadsheet_wrote_as_text_get_the_line_that_converts_them(wri
     assert df["price"].to_numpy(dtype=float) == pytest.approx(prices)
 
 
+def test_nested_and_empty_columns_of_a_json_log_are_named_not_a_traceback():
+    df = base_frame().assign(meta=[{"device": "ios"}] * 4 + [{"device": "web", "ab": [1, 2]}] * 4,
+                             tags=[["a"], ["b", "c"]] * 4, empty=None)
+    report = validate(df)  # the copy check hashed every column: TypeError: unhashable type: 'dict'
+    skipped = next(w for w in report.warnings if w.rule.startswith("not adjusted for"))
+    assert "meta (nested values)" in skipped.rule and "tags (nested values)" in skipped.rule
+    assert "empty (empty)" in skipped.rule and "pd.json_normalize" in skipped.hint
+    assert "empty" not in report.roles.covariates  # an all-missing column is nothing to adjust for
+    [p] = problems_of(df, Roles(covariates=("price", "meta")))
+    assert p.column == "meta" and "nested values" in p.rule and "pd.json_normalize" in p.hint
+
+
 def test_a_log_with_nothing_to_adjust_for_is_warned_about():
     bare = base_frame()[["user_id", "item_id", "exposed", "outcome"]]
     rules = [w for w in validate(bare).warnings if "nothing to adjust for" in w.rule]

@@ -140,11 +140,17 @@ class Roles:
             taken = set(bound.single_columns().values()) | set(bound.text or ())
             auto = tuple(
                 c for c in df.columns
-                if c not in taken and not str(c).startswith(TRUTH_PREFIX) and _is_tabular(df[c])
+                if c not in taken and not str(c).startswith(TRUTH_PREFIX) and df[c].notna().any()
+                and _is_tabular(df[c])
             )
             bound = dataclasses.replace(bound, covariates=auto)
         bound._check_no_double_roles()
         return bound
+
+    def columns(self) -> set[str]:
+        """Every column given a role."""
+        return (set(self.single_columns().values()) | set(self.text or ()) | set(self.covariates or ())
+                | set(self.modifiers or ()))
 
     def single_columns(self) -> dict[str, str]:
         """role -> column for the one-column roles that are set."""
@@ -214,6 +220,12 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
     roles = roles.bind(df)
     if len(df) == 0:
         raise DataError(Problem(None, "empty table (no rows)", hint="check the file and any filter upstream"))
+    nested = _nested_columns(df)  # a JSON log's objects and arrays, a Parquet struct: no role can take them
+    given = [c for c in nested if c in roles.columns()]
+    if given:
+        raise DataError([Problem(c, "holds nested values (objects or lists), which no role can take",
+                                 hint="flatten it first (pd.json_normalize) and name the fields you need")
+                         for c in given])
     problems: list[Problem] = []
     warnings: list[Problem] = []
     df = df.reset_index(drop=True)
@@ -246,7 +258,7 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
     for role in ("covariates", "modifiers"):
         for col in getattr(roles, role) or ():
             _check_covariate(df, col, role, problems)
-    copies = df.duplicated().to_numpy()
+    copies = df.drop(columns=nested).duplicated().to_numpy()  # nested values cannot be hashed, nor compared
     if copies.any():  # an impression logged twice is one impression: copies from a join narrow every interval
         warnings.append(Problem(None, f"{int(copies.sum()):,} rows are exact copies of an earlier row",
                                 offending_rows(copies), "fine if they are distinct impressions that no column "
@@ -587,8 +599,20 @@ def _numbers_as_text(col: str, series: pd.Series) -> str | None:
     return None
 
 
+def _nested_columns(df: pd.DataFrame) -> list[str]:
+    """Columns whose values are objects or lists (JSON records, Parquet structs), judged on their first values."""
+    nested = []
+    for col in df.columns:
+        if df[col].dtype == object:
+            values = df[col].dropna().head(1000)
+            if values.map(lambda v: isinstance(v, (dict, list, tuple, set, np.ndarray))).any():
+                nested.append(col)
+    return nested
+
+
 def _left_out_of_covariates(df: pd.DataFrame, roles: Roles) -> list[tuple[str, str]]:
     """Columns with no role that the automatic covariate choice skipped: (description, what to do) for each."""
+    nested = set(_nested_columns(df))
     taken = set(roles.single_columns().values()) | set(roles.text or ()) | set(roles.covariates or ())
     described = []
     for col in df.columns:
@@ -596,6 +620,13 @@ def _left_out_of_covariates(df: pd.DataFrame, roles: Roles) -> list[tuple[str, s
             continue
         values = df[col].dropna()
         sample = values.astype(str).head(1000)
+        if col in nested:
+            described.append((f"{col} (nested values)", "flatten nested columns (pd.json_normalize) to adjust for "
+                                                        "their fields"))
+            continue
+        if values.empty:  # nothing in it to adjust for, and nothing to do but know it
+            described.append((f"{col} (empty)", "an empty column holds nothing to adjust for"))
+            continue
         conversion = _numbers_as_text(str(col), values) if len(values) else None
         if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
             described.append((f"{col} (dates or durations)", _DATES_ADVICE))
