@@ -155,6 +155,11 @@ def test_plan_rejects_impossible_inputs_without_traceback():
                            (["--accumulation", "0.8"], "--accumulation shapes the runtime and needs --weekly-users")):
         unused = run_cli("plan", "--baseline", "0.05", "--lift", "0.01", *flags)  # each was dropped without a word
         assert unused.returncode == 2 and message in " ".join(unused.stderr.split()), unused.stderr
+    for flags, message in ((["--from-ranking", "/nowhere", "--accumulation", "0.8"], "needs --weekly-users"),
+                           (["--from-ranking", "/nowhere", "--from-audit", "/nowhere"], "not both"),
+                           (["--baseline", "0.05", "--lift", "0.01", "--policy", "uplift"], "needs --from-ranking")):
+        wrong = run_cli("plan", *flags)  # usage errors of the list's test, before any folder is read
+        assert wrong.returncode == 2 and message in " ".join(wrong.stderr.split()), wrong.stderr
     zero_weeks = run_cli("plan", "--baseline", "0.05", "--lift", "0.01", "--weekly-users", "0")
     assert zero_weeks.returncode == 2 and "weekly units (--weekly-users) must be positive" in zero_weeks.stderr
 

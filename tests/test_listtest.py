@@ -42,6 +42,8 @@ def test_a_named_list_an_explicit_lift_and_what_the_notes_warn_of():
     assert any("shows 6.2 items per list and these lists 5" in n for n in relevance.notes)
     smaller = plan_list_test(_report(), lift=0.1, relative=True)  # +10% of the current value per user
     assert smaller.planned_lift == pytest.approx(0.2) and not any("includes zero" in n for n in smaller.notes)
+    with pytest.raises(ValueError, match="the list's estimated gain is absolute"):  # 0.10 was read as +10%
+        plan_list_test(_report(), relative=True)
 
 
 def test_a_list_not_expected_to_win_and_old_or_wrong_reports_fail_clearly():

@@ -475,6 +475,9 @@ def plan(
         if policy is not None and from_ranking is None:
             raise typer.BadParameter("--policy names a list of a ranking and needs --from-ranking DIR",
                                      param_hint="--policy")
+        if accumulation != 1.0 and weekly_users is None and from_audit is None:  # it shapes the runtime only
+            raise typer.BadParameter("--accumulation shapes the runtime and needs --weekly-users",
+                                     param_hint="--accumulation")
         if from_ranking is not None:
             ignored = [flag for flag, given in (("--baseline", baseline is not None), ("--sd", sd is not None),
                                                 ("--segments", segments != SEGMENTS)) if given]
@@ -514,9 +517,6 @@ def plan(
             raise typer.BadParameter("give --baseline and --lift (or --from-audit DIR)")
         if segments != SEGMENTS:  # the segments of predicted uplift come from an audit
             raise typer.BadParameter("--segments plans targeted tests and needs --from-audit DIR", param_hint="--segments")
-        if accumulation != 1.0 and weekly_users is None:  # it shapes the runtime, which needs the weekly units
-            raise typer.BadParameter("--accumulation shapes the runtime and needs --weekly-users",
-                                     param_hint="--accumulation")
         metric = Metric("mean", baseline, sd) if sd is not None else Metric("proportion", baseline)
         result = plan_test(metric, lift, relative, design, weekly_users, accumulation)
     except DataError:

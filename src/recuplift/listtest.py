@@ -45,6 +45,9 @@ def plan_list_test(ranking: str | Path | dict, policy: str | None = None, lift: 
     """Size the test of one policy's lists (default: the one the ranking's next step picks) against the current
     ranking. ``lift``: the gain per user to detect (absolute, or relative to the current value with
     ``relative``); by default the list's off-policy gain, which must then be positive."""
+    if relative and lift is None:  # the estimated gain is absolute: read as relative it would be planned wrong
+        raise ValueError("relative (--relative) reads a given lift (--lift) relative to the current value; the "
+                         "list's estimated gain is absolute: give --lift, or leave --relative out")
     report = ranking if isinstance(ranking, dict) else read_ranking_report(ranking)
     policies = [name for name in report["policies"] if name != "logging"]
     policy = policy if policy is not None else best_policy(report)
