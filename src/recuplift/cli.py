@@ -279,7 +279,7 @@ def rank(
     """Rerank candidates by relevance, uplift or a blend; estimate each list's value off policy."""
     from .io import atomic_paths, output_folder, read_table, to_json_safe, write_json, write_table
     from .plots import policy_incremental
-    from .ranking import dr_row, evaluate_rankings, ranking_next_step
+    from .ranking import dr_row, evaluate_rankings, ranking_next_step, recommended_row
     from .targeting import check_log_matches_audit, read_audit_roles, read_audit_uplift, read_exclusions
 
     audit_folder = output_folder(uplift)
@@ -325,8 +325,7 @@ def rank(
         write_json(to_json_safe(report), paths[1])
         _save_figure(figure, paths[2])
     for name, entry in report["policies"].items():
-        value_row = entry["value_per_user"]
-        chosen = next(r for r in value_row["estimates"] if r["estimator"] == value_row["recommended"])
+        chosen = recommended_row(entry["value_per_user"])
         inc = dr_row(entry["incremental_per_user"])
         line = (f"{name:>10}: value/user {chosen['estimate']:.4f} [{chosen['ci_low']:.4f}, {chosen['ci_high']:.4f}]"
                 f"  incremental/user {inc['estimate']:+.4f} [{inc['ci_low']:+.4f}, {inc['ci_high']:+.4f}]")

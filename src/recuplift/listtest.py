@@ -13,7 +13,7 @@ from typing import Any
 
 from .choices import unknown_choice
 from .planning import Design, Metric, TestPlan, plan_test, runtime_text
-from .ranking import best_policy, dr_row, per_thousand, read_ranking_report
+from .ranking import best_policy, dr_row, per_thousand, read_ranking_report, recommended_row
 from .schema import DataError, Problem
 
 
@@ -64,8 +64,7 @@ def plan_list_test(ranking: str | Path | dict, policy: str | None = None, lift: 
         raise ValueError(f"the {policy} list is not expected to beat the current ranking (gain "
                          f"{per_thousand(gain)}): nothing to size; give the smallest gain per user worth shipping "
                          f"(--lift) to size a test anyway")
-    value = current["value_per_user"]
-    baseline = next(r for r in value["estimates"] if r["estimator"] == value["recommended"])["estimate"]
+    baseline = recommended_row(current["value_per_user"])["estimate"]
     plan = plan_test(Metric("mean", baseline, spread), gain["estimate"] if lift is None else lift, relative, design,
                      weekly_units, accumulation)
     notes = []

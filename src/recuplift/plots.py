@@ -18,12 +18,18 @@ def _literal(text: object) -> str:
 
 
 def _interval_rows(ax: Any, labels: list[str], estimate: Any, low: Any, high: Any,  # noqa: ANN401 - an Axes
-                   label: str | None = None, reference: tuple[float, str, str] | None = None) -> np.ndarray:
+                   label: str | None = None, reference: tuple[float, str, str] | None = None,
+                   highlight: int | None = None) -> np.ndarray:
     """One row per label, top down: the estimate with its 95% interval bar, a line at zero and, given
-    ``(x, label, colour)``, a dashed reference line (the truth, the overall effect). Returns the rows' y."""
+    ``(x, label, colour)``, a dashed reference line (the truth, the overall effect); row ``highlight`` in red (the
+    recommended one). Returns the rows' y."""
     estimate, low, high = (np.asarray(a, float) for a in (estimate, low, high))
     y = np.arange(len(labels))[::-1]
     ax.errorbar(estimate, y, xerr=[estimate - low, high - estimate], fmt="o", color="#1f77b4", capsize=3, label=label)
+    if highlight is not None:
+        i = highlight
+        ax.errorbar(estimate[i], y[i], xerr=[[estimate[i] - low[i]], [high[i] - estimate[i]]], fmt="o",
+                    color="#d62728", capsize=3)
     ax.set_yticks(y, [_literal(label) for label in labels])
     ax.axvline(0, color="grey", lw=0.8)
     if reference is not None:
@@ -157,16 +163,11 @@ def ope_estimates(estimators: dict[str, dict[str, float]], recommended: str, log
     """A policy with no log of its own: each estimator's value with its range over the bootstrap runs, beside the
     click rate the logging policy reached — would the policy do better than what was logged?"""
     names = list(estimators)
-    estimate = np.array([estimators[n]["estimate"] for n in names])
-    low, high = (np.array([estimators[n][k] for n in names]) for k in ("ci_low", "ci_high"))
-    y = np.arange(len(names))[::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 2.2))
-    for row, name in enumerate(names):
-        ax.errorbar(estimate[row], y[row], xerr=[[estimate[row] - low[row]], [high[row] - estimate[row]]], fmt="o",
-                    capsize=3, color="#d62728" if name == recommended else "#1f77b4")
-    ax.set_yticks(y, [f"{n} (recommended)" if n == recommended else n for n in names])
-    ax.axvline(logged, color="black", ls="--", label=f"the logging policy's click rate {logged:.4f}")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)  # below the axes, off the bars
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.8))
+    _interval_rows(ax, [f"{n} (recommended)" if n == recommended else n for n in names],
+                   *([estimators[n][k] for n in names] for k in ("estimate", "ci_low", "ci_high")),
+                   reference=(logged, f"the logging policy's click rate {logged:.4f}", "black"),
+                   highlight=names.index(recommended))
     ax.set_xlabel("estimated click rate per impression (2.5–97.5% of the bootstrap runs)")
     ax.set_title("Off-policy estimates of the policy's click rate")
     fig.tight_layout()

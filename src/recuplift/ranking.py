@@ -328,6 +328,11 @@ def dr_row(rows: list[dict]) -> dict:
     return next(r for r in rows if r["estimator"] == "dr")
 
 
+def recommended_row(value: dict) -> dict:
+    """The row of a report's value estimates (``{"estimates": [...], "recommended": name}``) it recommends."""
+    return next(r for r in value["estimates"] if r["estimator"] == value["recommended"])
+
+
 def per_thousand(row: dict) -> str:
     """An estimate and its interval, per user, said per 1,000 users."""
     return f"{1000 * row['estimate']:+.1f} [{1000 * row['ci_low']:+.1f}, {1000 * row['ci_high']:+.1f}] per 1,000 users"

@@ -283,7 +283,7 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
                                 hint="a column measured after exposure (another outcome, a post-click metric) "
                                      "biases the effect; name the confounders with --covariates"))
     if not covariates_named:
-        left_out = _left_out_of_covariates(df, roles)
+        left_out = _left_out_of_covariates(df, roles, set(nested))
         if left_out:  # a price read as text or a date is a confounder the automatic choice drops without a word
             advice = dict.fromkeys(todo for _, todo in left_out)
             warnings.append(Problem(None, "not adjusted for: " + "; ".join(text for text, _ in left_out),
@@ -610,9 +610,9 @@ def _nested_columns(df: pd.DataFrame) -> list[str]:
     return nested
 
 
-def _left_out_of_covariates(df: pd.DataFrame, roles: Roles) -> list[tuple[str, str]]:
-    """Columns with no role that the automatic covariate choice skipped: (description, what to do) for each."""
-    nested = set(_nested_columns(df))
+def _left_out_of_covariates(df: pd.DataFrame, roles: Roles, nested: set[str]) -> list[tuple[str, str]]:
+    """Columns with no role that the automatic covariate choice skipped: (description, what to do) for each;
+    ``nested``: the columns of objects or lists, described as such."""
     taken = set(roles.single_columns().values()) | set(roles.text or ()) | set(roles.covariates or ())
     described = []
     for col in df.columns:
