@@ -369,3 +369,31 @@ def test_python_warnings_print_as_the_clis_own_warning_lines(tmp_path):
                              "--out", str(tmp_path / "emb")], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert "warning: the embedding cache at" in result.stderr and "UserWarning" not in result.stderr  # no source line
+
+
+def test_score_command_writes_scores_lists_report_and_figure(tmp_path):
+    from recuplift.simulate import simulate
+
+    size = dict(n_users=200, n_candidates=12, n_items=100, catalog_seed=5)
+    observed = simulate(**size, seed=1).data
+    fresh = simulate(**size, seed=2).data.drop(columns=["exposed", "outcome", "propensity"])
+    observed.to_parquet(tmp_path / "log.parquet")
+    fresh.rename(columns={"category": "shelf"}).assign(category=fresh["category"]).to_csv(
+        tmp_path / "fresh.csv", index=False)
+    out = tmp_path / "scores"
+    done = run_cli("score", str(tmp_path / "log.parquet"), "--candidates", str(tmp_path / "fresh.csv"),
+                   "--out", str(out), "--text", "", "--k", "3", "--value", "price", "--category", "shelf",
+                   "--max-per-category", "2")
+    assert done.returncode == 0, done.stderr
+    assert "not measurements" in done.stdout
+    report = json.loads((out / "scores.json").read_text())
+    assert set(report["policies"]) == {"relevance", "uplift", "blend", "value"}
+    lists = pd.read_parquet(out / "ranking.parquet")
+    shelves = lists.merge(pd.read_csv(tmp_path / "fresh.csv")[["user_id", "item_id", "shelf"]].drop_duplicates(
+        ["user_id", "item_id"]), on=["user_id", "item_id"])
+    assert shelves.groupby(["policy", "user_id", "shelf"]).size().max() <= 2
+    assert len(pd.read_parquet(out / "scores.parquet")) == len(fresh) and (out / "figures" / "policies.png").stat().st_size
+    bad = run_cli("score", str(tmp_path / "log.parquet"), "--candidates", str(tmp_path / "fresh.csv"),
+                  "--out", str(tmp_path / "bad"), "--text", "", "--per", "session")
+    assert bad.returncode == 2 and "'session' is not a column of the candidates" in bad.stderr
+    assert "Traceback" not in bad.stderr and not (tmp_path / "bad").exists()

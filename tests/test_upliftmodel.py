@@ -114,19 +114,21 @@ def test_the_uplift_model_calibrates_the_outcome_models_predictions_on_unseen_us
 
 def test_a_linear_second_stages_intervals_cover_a_linear_effect_when_clustered_by_user():
     """Where the effect is linear in the features, the ridge stage's interval at a row covers it at the nominal
-    rate; with the noise shared within users, row-level (unclustered) errors undercover."""
+    rate, and so does the interval of a weighted sum of rows (a list's total); with the noise shared within
+    users, row-level (unclustered) errors undercover."""
     from scipy import stats
     from sklearn.linear_model import Ridge
     from sklearn.preprocessing import StandardScaler
 
-    from recuplift.upliftmodel import linear_stage_covariance, linear_stage_se
+    from recuplift.upliftmodel import LinearStageInterval, linear_stage_covariance, linear_stage_se
 
     rng = np.random.default_rng(0)
     users = np.repeat(np.arange(200), 10)
     at = np.array([[1.0, -0.5, 0.3], [0.0, 0.0, 0.0], [-1.0, 1.0, 2.0]])  # rows to predict
     beta = np.array([0.2, -0.1, 0.05])
     t = stats.t.ppf(0.975, 199)
-    covered = {"users": [], "rows": []}
+    weights = np.array([[0.5, 0.25, 0.25], [3.0, 0.0, 1.0]])  # two totals of the rows' predictions
+    covered = {"users": [], "rows": [], "sums": []}
     for _ in range(300):
         X = rng.normal(size=(2000, 3)) + rng.normal(size=(200, 3))[users]  # features shared within a user, too
         dr = 0.1 + X @ beta + rng.normal(0, 1.0, 200)[users] + rng.normal(0, 1.0, 2000)
@@ -135,8 +137,13 @@ def test_a_linear_second_stages_intervals_cover_a_linear_effect_when_clustered_b
         for key, groups in (("users", users), ("rows", None)):
             se = linear_stage_se(model, linear_stage_covariance(model, X, dr, groups), at)
             covered[key].append(np.abs(model.predict(at) - truth) <= t * se)
+        sums = LinearStageInterval(model, linear_stage_covariance(model, X, dr, users), t)
+        covered["sums"].append(np.abs(weights @ model.predict(at) - weights @ truth) <= sums.sum_half_width(at, weights))
+        single = sums.sum_half_width(at, np.eye(3))  # a "sum" of one row is that row's interval
+        np.testing.assert_allclose(single, sums.half_width(at))
     by_users, by_rows = np.mean(covered["users"]), np.mean(covered["rows"])
     assert 0.92 <= by_users <= 0.98 and by_rows < 0.85
+    assert 0.92 <= np.mean(covered["sums"]) <= 0.98
     trees = XGBRegressor(n_estimators=5).fit(X, dr)
     assert linear_stage_covariance(trees, X, dr, users) is None  # trees give no interval
 

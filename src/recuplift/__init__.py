@@ -14,7 +14,7 @@ from .simulate import Simulation, SimulationParams, simulate
 # The heavy entry points, imported on first use so that `import recuplift` (and the CLI's start) stays light:
 # `from recuplift import Audit` works without loading DoWhy, EconML and torch until then.
 _LAZY = {"Audit": "causal", "AuditResult": "causal", "UpliftModel": "upliftmodel", "TextEncoder": "text",
-         "evaluate_rankings": "ranking", "rerank": "ranking", "plan_test": "planning",
+         "evaluate_rankings": "ranking", "rerank": "ranking", "score_candidates": "scoring", "plan_test": "planning",
          "plan_targeted_tests": "targeting", "plan_list_test": "listtest", "load_open_bandit": "openbandit"}
 
 __all__ = ["DataError", "Problem", "Roles", "validate", "Simulation", "SimulationParams", "simulate", "versions",

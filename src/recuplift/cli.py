@@ -342,6 +342,74 @@ def rank(
                f"their report: recuplift report uplift_ranking -p ranking_dir={out}")
 
 
+@app.command()
+def score(
+    log: Annotated[str, typer.Argument(help="The logged history to learn from, read as the audit reads it.")],
+    candidates: Annotated[str, typer.Option("--candidates", help="Fresh candidates to rank: the log's id, covariate and text columns (no exposure or outcome needed).")],
+    out: Annotated[Path, typer.Option("--out", callback=_output_folder, help="Folder for scores.parquet, ranking.parquet, scores.json and figures/.")],
+    treatment: TreatmentOpt = "exposed", outcome: OutcomeOpt = "outcome",
+    propensity: PropensityOpt = "propensity", position: PositionOpt = "position",
+    user_id: UserOpt = "user_id", item_id: ItemOpt = "item_id", request_id: RequestOpt = None, text: TextOpt = None,
+    covariates: CovariatesOpt = None, modifiers: ModifiersOpt = None,
+    k: Annotated[int, typer.Option("--k", help="List length per user.")] = 5,
+    policies: Annotated[Optional[str], typer.Option(help="Comma-separated: relevance, uplift, blend, value.  [default: relevance,uplift,blend, and value with --value]")] = None,
+    blend: Annotated[float, typer.Option(help="λ in (1 − λ)·z(relevance) + λ·z(uplift).")] = 0.5,
+    value: Annotated[Optional[str], typer.Option(help="Per-item value column of the candidates for the 'value' policy (e.g. price).")] = None,
+    exclude: Annotated[Optional[str], typer.Option("--exclude", help="Table of (user, item) pairs never to show, with the log's id columns.")] = None,
+    category: Annotated[Optional[str], typer.Option("--category", help="Category column of the candidates, for --max-per-category.")] = None,
+    max_per_category: Annotated[Optional[int], typer.Option("--max-per-category", min=1, help="At most this many items of one category per list.")] = None,
+    per: Annotated[Optional[str], typer.Option("--per", help="Request column of the candidates: one list per request instead of one per user.")] = None,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Random seed; same seed, same scores.")] = 0,
+    model: ModelOpt = None,
+    pooling: PoolingOpt = "mean",
+) -> None:
+    """Rank fresh candidates (users and requests the log never saw) by a model of uplift learned on the log."""
+    from .io import read_table
+    from .scoring import score_candidates
+    from .targeting import read_exclusions
+    from .text import TextEncoder
+
+    roles = roles_from_flags(treatment, outcome, propensity, position, user_id, item_id, text, covariates, modifiers,
+                             request_id)
+    if (max_per_category is None) != (category is None):
+        raise typer.BadParameter("a per-category cap needs both --category COLUMN and --max-per-category N",
+                                 param_hint="--category/--max-per-category")
+    try:
+        encoder = TextEncoder(model=model, pooling=pooling).checked()
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--model/--pooling") from err
+    fresh = read_table(candidates)
+    ids = {role: column for role, column in (("user_id", roles.user_id), ("item_id", roles.item_id))
+           if column in fresh.columns}
+    exclusions = (read_exclusions(exclude, fresh[list(ids.values())].set_axis(list(ids), axis=1), roles.to_dict())
+                  if exclude is not None else None)
+    if policies is None:  # naming a value column asks for the policy that ranks by it
+        policies = "relevance,uplift,blend" + (",value" if value is not None else "")
+    names = tuple(p.strip() for p in policies.split(",") if p.strip())
+    if per is not None and per != roles.request_id:  # the candidates' own column, under the contract's name
+        if per not in fresh.columns:
+            raise typer.BadParameter(f"{per!r} is not a column of the candidates", param_hint="--per")
+        fresh = fresh.rename(columns={per: "request_id"}) if per != "request_id" else fresh
+        per = "request_id"
+    try:
+        result = score_candidates(read_table(log), fresh, roles, k=k, policies=names, blend=blend, value=value,
+                                  exclude=exclusions, category=category, max_per_category=max_per_category, per=per,
+                                  encoder=encoder, random_state=seed)
+    except DataError:
+        raise
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    result.write(out)
+    novelty = result.report["candidates"]
+    typer.echo(f"scored {novelty['rows']:,} candidate rows with a model learned on {result.report['log_rows']:,} "
+               f"logged rows: {novelty['users']:,} users ({novelty['users_in_log']:.0%} seen in the log), "
+               f"{novelty['items']:,} items ({novelty['items_in_log']:.0%} seen in the log)")
+    _echo_table(result.summary().round(1))
+    typer.echo(result.next_step())
+    typer.echo(f"wrote {out / 'scores.parquet'}, {out / 'ranking.parquet'}, {out / 'scores.json'} and "
+               f"{out / 'figures' / 'policies.png'}")
+
+
 def _save_figure(fig, path: Path) -> None:  # noqa: ANN001 - a matplotlib Figure, imported lazily
     """Write a figure atomically as PNG and release it."""
     import matplotlib.pyplot as plt

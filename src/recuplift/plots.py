@@ -225,3 +225,34 @@ def policy_incremental(report: dict[str, Any]) -> Figure:
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def predicted_incremental(report: dict[str, Any]) -> Figure:
+    """What the model learned on the log predicts each policy's lists of fresh candidates cause, per 1,000 users
+    (with its 95% interval where the model gives one), beside the simulated truth (with its bootstrap interval over
+    users) where the candidates carry it."""
+    names = list(report["policies"])
+    predicted = [report["policies"][n]["predicted_incremental_per_1000_users"] for n in names]
+    fig, ax = plt.subplots(figsize=(7, 0.6 * len(names) + 1.5))
+    y = np.arange(len(names))[::-1]
+    ax.barh(y, predicted, height=0.5, color="#9ecae1", label="model's prediction")
+    low = [report["policies"][n]["predicted_incremental_ci_low"] for n in names]
+    if all(b is not None for b in low):  # a linear second stage: the interval of its prediction
+        high = [report["policies"][n]["predicted_incremental_ci_high"] for n in names]
+        ax.errorbar(predicted, y + 0.12, xerr=[np.subtract(predicted, low), np.subtract(high, predicted)], fmt="none",
+                    ecolor="#08519c", capsize=3, label="its 95% interval")
+    truths = [report["policies"][n].get("truth") for n in names]
+    if all(t is not None for t in truths):
+        est = np.array([t["incremental_per_1000_users"] for t in truths])
+        t_low = np.array([t["incremental_per_1000_users_ci_low"] for t in truths])
+        t_high = np.array([t["incremental_per_1000_users_ci_high"] for t in truths])
+        ax.errorbar(est, y - 0.12, xerr=[est - t_low, t_high - est], fmt="x", color="#d62728", capsize=3,
+                    label="simulated truth (95% over users)")
+    ax.set_yticks(y, [_literal(n) for n in names])
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xlabel(f"incremental outcomes per 1,000 users from the top-{report['k']} list")
+    ax.set_title("What each ranking of the fresh candidates is predicted to cause")
+    ax.set_ylim(-0.6, len(names) + 0.3)  # a free band above the top bar holds the legend
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig

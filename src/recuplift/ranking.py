@@ -241,7 +241,7 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                                  "random_state": random_state}}
     rankings = {policy: rerank(frame, policy, k=k, blend=blend, value=value, exclude=exclude, category=category,
                                max_per_category=max_per_category, per=per) for policy in policies}
-    report["lists_showing_every_candidate"] = _share_listing_everything(frame, k, per)
+    report["lists_showing_every_candidate"] = share_listing_everything(frame, k, per)
     if report["lists_showing_every_candidate"] > 0.5:  # then the policies' lists hold the same items
         warnings.warn(f"k={k} is at least the number of candidates of {report['lists_showing_every_candidate']:.0%} "
                       f"of lists: they show every candidate whatever the policy, so there the policies cannot "
@@ -299,7 +299,7 @@ def _share_tied(candidates: pd.DataFrame, scores: np.ndarray, per: str | None = 
     return float((keyed.groupby(list_keys("user_id", per), observed=True)["_score"].nunique() <= 1).mean())
 
 
-def _share_listing_everything(candidates: pd.DataFrame, k: int, per: str | None = None) -> float:
+def share_listing_everything(candidates: pd.DataFrame, k: int, per: str | None = None) -> float:
     """The share of lists with at most ``k`` distinct candidate items: each shows all of them."""
     return float((candidates.groupby(list_keys("user_id", per), observed=True)["item_id"].nunique() <= k).mean())
 

@@ -150,6 +150,13 @@ class LinearStageInterval:
         """Half the width of the 95% interval of the stage's prediction at each row of ``F_new``."""
         return self.critical * linear_stage_se(self.model, self.covariance, F_new)
 
+    def sum_half_width(self, F_new: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Half the width of the 95% interval of each weighted sum ``weights @ prediction`` (one row of weights
+        per sum): a list's predicted total is linear in the coefficients, so its variance is zᵀΣz with z the
+        weighted sum of the rows' design, not the sum of the rows' variances."""
+        z = np.atleast_2d(weights) @ _stage_design(self.model, F_new)
+        return self.critical * np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", z, self.covariance, z), 0.0))
+
 
 class SelectedUpliftRegressor(RegressorMixin, BaseEstimator):
     """:func:`fit_uplift_regressor` as a scikit-learn regressor, for EconML's DRLearner ``model_final``. EconML
@@ -212,17 +219,35 @@ class UpliftModel(BaseEstimator):
         W = sets.matrix(self.rung_)
         return W if W.shape[1] else np.zeros((len(W), 1))
 
+    def _stage_inputs(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The second stage's inputs for new rows, and their predicted outcome if shown."""
+        sets = self.sets_.transform(df.reset_index(drop=True))
+        mu0, mu1 = (model.predict(self._confounders(sets)) for model in self.arm_models_)
+        return self._features(sets, mu0, mu1), mu1
+
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "uplift_model_")
         check_frame(df)
         if len(df) == 0:
             return pd.DataFrame(columns=["uplift", "uplift_ci_low", "uplift_ci_high", "relevance"], index=df.index,
                                 dtype=float)
-        sets = self.sets_.transform(df.reset_index(drop=True))
-        mu0, mu1 = (model.predict(self._confounders(sets)) for model in self.arm_models_)
-        F = self._features(sets, mu0, mu1)
+        F, mu1 = self._stage_inputs(df)
         uplift = self.uplift_model_.predict(F)
         half_width = (np.full(len(F), np.nan) if self.uplift_interval_ is None else
                       self.uplift_interval_.half_width(F))
         return pd.DataFrame({"uplift": uplift, "uplift_ci_low": uplift - half_width, "uplift_ci_high": uplift + half_width,
                              "relevance": mu1}, index=df.index)
+
+    def predict_sums(self, df: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
+        """``weights @ uplift`` for each row of ``weights`` (e.g. a list's items over its users), with a 95%
+        interval where the second stage is linear — for the best linear predictor of the effect, as the per-row
+        intervals are; NaN bounds for trees."""
+        check_is_fitted(self, "uplift_model_")
+        weights = np.atleast_2d(np.asarray(weights, float))
+        if weights.shape[1] != len(df):
+            raise ValueError(f"weights have {weights.shape[1]} columns for {len(df)} rows")
+        F, _ = self._stage_inputs(df)
+        total = weights @ self.uplift_model_.predict(F)
+        half_width = (np.full(len(total), np.nan) if self.uplift_interval_ is None else
+                      self.uplift_interval_.sum_half_width(F, weights))
+        return pd.DataFrame({"estimate": total, "ci_low": total - half_width, "ci_high": total + half_width})

@@ -1,0 +1,216 @@
+"""Fresh candidates ranked by a model learned on a logged history: lists for requests the log never saw.
+
+``recuplift rank`` reranks the log an audit read and estimates each list's value off policy from that log's
+outcomes. Tomorrow's candidates have no outcomes yet: here an :class:`~recuplift.upliftmodel.UpliftModel` fitted
+on the log scores them, the same rerankers build the lists, and what a list would cause is the model's
+prediction — a number to rank by, not a measurement. Where simulated candidates carry ``true_uplift``, the truth
+says how good that prediction was; elsewhere an A/B test does.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .io import to_json_safe, write_json, write_table
+from .ranking import (POLICIES, share_listing_everything, causal_ranking_metrics, list_keys, rerank,
+                      shared_with)
+from .schema import DataError, Problem, Roles, check_frame, offending_rows
+from .text import TextEncoder
+from .upliftmodel import UpliftModel
+
+IN_SAMPLE_WARNING_SHARE = 0.05  # candidate pairs already in the log above which their scores are called in-sample
+SCORES_FILES = ("scores.parquet", "ranking.parquet", "scores.json", "figures/policies.png")
+
+
+@dataclass(frozen=True)
+class CandidateScores:
+    """Per-row scores of the candidates, each policy's top-k lists and what the model predicts they cause."""
+
+    scores: pd.DataFrame  # one row per candidate row, in input order: ids, uplift (+ interval), relevance
+    rankings: pd.DataFrame  # policy, user_id, [request,] item_id, rank, score
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per policy: predicted incremental outcomes per 1,000 users (95% interval where the model's
+        second stage is linear), outcomes from the list per 1,000 users, and the simulated truth's incremental
+        outcomes where the candidates carry it."""
+        rows = {}
+        for name, entry in self.report["policies"].items():
+            row = {"predicted_incremental_per_1000_users": entry["predicted_incremental_per_1000_users"],
+                   "ci_low": entry["predicted_incremental_ci_low"], "ci_high": entry["predicted_incremental_ci_high"],
+                   "predicted_outcomes_per_1000_users": entry["predicted_outcomes_per_1000_users"]}
+            if "truth" in entry:
+                row["true_incremental_per_1000_users"] = entry["truth"]["incremental_per_1000_users"]
+            rows[name] = row
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("policy")
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_json_safe(self.report)
+
+    def plot_policies(self):  # noqa: ANN201 - matplotlib Figure
+        from .plots import predicted_incremental
+
+        return predicted_incremental(self.report)
+
+    def next_step(self) -> str:
+        """What these predictions can and cannot say, and how to measure them."""
+        best = max(self.report["policies"], key=lambda n: self.report["policies"][n]["predicted_incremental_per_1000_users"])
+        line = (f"the model predicts the {best} lists cause the most ({_per_thousand(self.report, best)}); these are "
+                f"predictions of a model learned on the log, not measurements — the candidates have no outcomes, and the model assumes, as the "
+                f"audit does, that the log's covariates and texts carry every confounder. ")
+        share = self.report["candidates"]["pairs_in_log"]
+        if share > IN_SAMPLE_WARNING_SHARE:
+            line += (f"{share:.0%} of the candidate (user, item) pairs are rows of the log itself, scored in sample; "
+                     f"for the log's own rows rank the audit's out-of-fold uplift instead (recuplift rank). ")
+        return line + ("To measure a list, log it and audit it, or test it against the current ranking "
+                       "(recuplift plan --from-ranking).")
+
+    def write(self, out_dir: str | Path) -> Path:
+        """``scores.parquet``, ``ranking.parquet``, ``scores.json`` and ``figures/policies.png``, staged beside
+        ``out_dir`` and moved in together: a failed run never leaves one run's lists beside another's scores."""
+        import matplotlib.pyplot as plt
+
+        out = Path(out_dir).resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".scores.", dir=out))
+        try:
+            (staging / "figures").mkdir()
+            fig = self.plot_policies()
+            fig.savefig(staging / "figures" / "policies.png", dpi=110, format="png")
+            plt.close(fig)
+            write_table(self.scores, staging / "scores.parquet")
+            write_table(self.rankings, staging / "ranking.parquet")
+            write_json(self.to_dict(), staging / "scores.json")
+            (out / "figures").mkdir(exist_ok=True)
+            for name in SCORES_FILES:  # each rename is atomic; all files exist before the first one
+                (staging / name).replace(out / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return out
+
+
+def _per_thousand(report: dict[str, Any], policy: str) -> str:
+    entry = report["policies"][policy]
+    interval = ("" if entry["predicted_incremental_ci_low"] is None else
+                f" [{entry['predicted_incremental_ci_low']:+,.0f}, {entry['predicted_incremental_ci_high']:+,.0f}]")
+    return f"{entry['predicted_incremental_per_1000_users']:+,.0f}{interval} incremental outcomes per 1,000 users"
+
+
+def _candidate_frame(candidates: pd.DataFrame, roles: Roles, columns: list[str]) -> pd.DataFrame:
+    """The candidates' id columns under the contract's names (user_id, item_id, request_id), plus ``columns``.
+
+    Checked before the model is fitted: a candidate table lacking a column the model reads fails now, not after
+    minutes of fitting."""
+    ids = {"user_id": roles.user_id, "item_id": roles.item_id, "request_id": roles.request_id}
+    if roles.user_id is None or roles.item_id is None:
+        raise DataError(Problem(None, "lists need user and item ids, and the log was read without one",
+                                hint="name them with --user-id and --item-id"))
+    features = [*(roles.covariates or ()), *(roles.text or ()), *roles.modifiers]
+    problems = [Problem(column, f"missing column (the log's {role.replace('_', ' ')})",
+                        hint="give the candidates the log's id columns")
+                for role, column in ids.items() if column is not None and column not in candidates.columns]
+    problems += [Problem(column, "missing column (the model learns from it in the log)",
+                         hint="give the candidates every covariate and text column of the log")
+                 for column in dict.fromkeys(features) if column not in candidates.columns]
+    for role, column in ids.items():
+        if column is not None and column in candidates.columns and candidates[column].isna().any():
+            problems.append(Problem(column, f"missing {role.replace('_', ' ')}",
+                                    offending_rows(candidates[column].isna()),
+                                    "every candidate needs the user (and request) it is a candidate for"))
+    if problems:
+        raise DataError(problems)
+    frame = pd.DataFrame({role: candidates[column].to_numpy() for role, column in ids.items() if column is not None})
+    for column in columns:
+        frame[column] = candidates[column].to_numpy()
+    return frame
+
+
+def _novelty(log: pd.DataFrame, frame: pd.DataFrame, roles: Roles) -> dict[str, float]:
+    """How much of the candidates the log has seen: shares of distinct users and items, and of candidate rows whose
+    (user, item) pair the log has (scored in sample)."""
+    pairs = pd.MultiIndex.from_arrays([frame["user_id"], frame["item_id"]])
+    logged = pd.MultiIndex.from_arrays([log[roles.user_id], log[roles.item_id]])
+    users, items = frame["user_id"].unique(), frame["item_id"].unique()
+    return {"rows": len(frame), "users": len(users), "items": len(items),
+            "users_in_log": float(np.isin(users, log[roles.user_id].unique()).mean()),
+            "items_in_log": float(np.isin(items, log[roles.item_id].unique()).mean()),
+            "pairs_in_log": float(pairs.isin(logged).mean())}
+
+
+def _list_weights(frame: pd.DataFrame, ranking: pd.DataFrame, keys: list[str], scale: float) -> np.ndarray:
+    """Each candidate row's weight in a list's total: ``scale`` per listed item, split evenly over the rows of a
+    pair logged on several rows (the list scores it by their mean)."""
+    listed = pd.MultiIndex.from_frame(frame[keys]).isin(pd.MultiIndex.from_frame(ranking[keys]))
+    rows_per_pair = frame.groupby(keys, observed=True, dropna=False)["item_id"].transform("size").to_numpy(float)
+    return np.where(listed, scale / rows_per_pair, 0.0)
+
+
+def _number(value: float) -> float | None:
+    """A bound, or None where the model gives none (a tree second stage)."""
+    return None if np.isnan(value) else float(value)
+
+
+def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles | None = None, k: int = 5,
+                     policies: tuple[str, ...] = ("relevance", "uplift", "blend"), blend: float = 0.5,
+                     value: str | None = None, exclude: pd.DataFrame | None = None, category: str | None = None,
+                     max_per_category: int | None = None, per: str | None = None,
+                     encoder: TextEncoder | None = None, n_bootstrap: int = 200,
+                     random_state: int = 0) -> CandidateScores:
+    """Learn uplift and relevance from ``log`` (roles as the audit reads them), score ``candidates`` (the log's
+    id, covariate and text columns; no exposure or outcome needed) and build each policy's top-``k`` lists.
+
+    ``exclude``, ``category``, ``max_per_category`` and ``per`` are :func:`~recuplift.ranking.rerank`'s list rules
+    (``per`` and ``exclude`` use the contract's names; ``category`` and ``value`` the candidates' columns). The
+    report has, per policy, the predicted incremental outcomes and outcomes from the list per 1,000 users and,
+    when the candidates carry ``true_uplift``, the causal ranking metrics against it.
+    """
+    if not policies:
+        raise ValueError(f"no policy given; choose from {', '.join(POLICIES)}")
+    check_frame(candidates)
+    extra = [c for c in (value, category) if c is not None]
+    missing = [c for c in extra if c not in candidates.columns]
+    if missing:
+        raise DataError([Problem(c, "not a column of the candidates", hint="name a column the candidates carry")
+                         for c in missing])
+    fitted = (roles or Roles()).bind(log)  # the columns the model will read, resolved as the fit resolves them
+    has_truth = "true_uplift" in candidates.columns
+    frame = _candidate_frame(candidates, fitted, [*dict.fromkeys(extra), *(["true_uplift"] if has_truth else [])])
+    model = UpliftModel(roles, encoder=encoder, random_state=random_state).fit(log)
+    if per is None and fitted.request_id is not None:  # the log's requests: one list per request
+        per = "request_id"
+    predicted = model.predict(candidates.reset_index(drop=True))
+    scores = pd.concat([frame[[c for c in ("user_id", "item_id", "request_id") if c in frame.columns]],
+                        predicted.reset_index(drop=True)], axis=1)
+    frame = frame.join(predicted[["uplift", "relevance"]].reset_index(drop=True))
+    rankings = {policy: rerank(frame, policy, k=k, blend=blend, value=value, exclude=exclude, category=category,
+                               max_per_category=max_per_category, per=per) for policy in policies}
+    n_users = frame["user_id"].nunique()
+    keys = [*list_keys("user_id", per), "item_id"]
+    weights = np.vstack([_list_weights(frame, ranking, keys, 1000 / n_users) for ranking in rankings.values()])
+    sums = model.predict_sums(candidates.reset_index(drop=True), weights)
+    outcomes = weights @ frame["relevance"].to_numpy(float)
+    report: dict[str, Any] = {
+        "k": k, "log_rows": len(log), "candidates": _novelty(log, frame, fitted),
+        "lists_showing_every_candidate": share_listing_everything(frame, k, per),
+        "settings": {"policies": list(policies), "blend": blend, "value": value, "category": category,
+                     "max_per_category": max_per_category, "per": per, "random_state": random_state},
+        "policies": {}}
+    for i, (name, ranking) in enumerate(rankings.items()):
+        entry: dict[str, Any] = {
+            "predicted_incremental_per_1000_users": float(sums.loc[i, "estimate"]),
+            "predicted_incremental_ci_low": _number(sums.loc[i, "ci_low"]),
+            "predicted_incremental_ci_high": _number(sums.loc[i, "ci_high"]),
+            "predicted_outcomes_per_1000_users": float(outcomes[i])}
+        if "relevance" in rankings and name != "relevance":
+            entry["shared_with_relevance"] = shared_with(ranking, rankings["relevance"], per)
+        if has_truth:
+            entry["truth"] = causal_ranking_metrics(ranking, frame, k, n_bootstrap, random_state, per)
+        report["policies"][name] = entry
+    return CandidateScores(scores, pd.concat(rankings.values(), ignore_index=True), report)

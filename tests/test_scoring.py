@@ -1,0 +1,98 @@
+"""Fresh candidates scored by a model learned on a log: scores in input order, lists, honest labels, clean errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recuplift.schema import DataError
+from recuplift.scoring import score_candidates
+from recuplift.simulate import simulate
+from recuplift.text import TextEncoder
+from recuplift.upliftmodel import UpliftModel
+
+SIZE = dict(n_users=400, n_candidates=12, n_items=150, catalog_seed=5)  # fresh users, the same catalog
+
+
+@pytest.fixture(scope="module")
+def log_and_fresh():
+    """A log and fresh users' candidates from the same catalog; the candidates carry no exposure or outcome."""
+    observed = simulate(**SIZE, seed=1).data
+    observed = observed.drop(columns=[c for c in observed.columns if c.startswith("true_")])
+    fresh = simulate(**SIZE, seed=2).data
+    fresh = fresh.assign(user_id="new-" + fresh["user_id"].astype(str)).drop(columns=["exposed", "outcome",
+                                                                                      "propensity"])
+    return observed, fresh.sample(frac=1.0, random_state=0)  # shuffled: scores must keep the input's order
+
+
+@pytest.fixture(scope="module")
+def scored(log_and_fresh):
+    observed, fresh = log_and_fresh
+    return score_candidates(observed, fresh, k=4, encoder=TextEncoder(progress=False), random_state=3)
+
+
+def test_fresh_users_get_scores_in_input_order_and_k_distinct_items_per_list(log_and_fresh, scored):
+    _, fresh = log_and_fresh
+    assert scored.scores[["user_id", "item_id"]].to_numpy().tolist() == fresh[["user_id", "item_id"]].to_numpy().tolist()
+    assert scored.scores[["uplift", "relevance"]].notna().all().all()
+    for policy, lists in scored.rankings.groupby("policy"):
+        assert lists.groupby("user_id").size().eq(4).all(), policy
+        assert not lists.duplicated(["user_id", "item_id"]).any()
+    uplift_list = scored.rankings[scored.rankings["policy"] == "uplift"]
+    top = uplift_list[uplift_list["rank"] == 1].set_index("user_id")["score"]
+    assert top.to_dict() == scored.scores.groupby("user_id")["uplift"].max().loc[top.index].to_dict()
+
+
+def test_the_report_adds_up_the_listed_items_predictions_and_judges_them_against_the_truth(scored, log_and_fresh):
+    _, fresh = log_and_fresh
+    listed = scored.rankings.merge(scored.scores, on=["user_id", "item_id"])
+    n_users = fresh["user_id"].nunique()
+    for policy, entry in scored.report["policies"].items():
+        rows = listed[listed["policy"] == policy]
+        assert entry["predicted_incremental_per_1000_users"] == pytest.approx(1000 * rows["uplift"].sum() / n_users)
+        assert entry["predicted_outcomes_per_1000_users"] == pytest.approx(1000 * rows["relevance"].sum() / n_users)
+        truth = rows.merge(fresh[["user_id", "item_id", "true_uplift"]], on=["user_id", "item_id"])
+        assert entry["truth"]["incremental_per_1000_users"] == pytest.approx(1000 * truth["true_uplift"].sum() / n_users)
+    assert all(entry["predicted_incremental_ci_low"] < entry["predicted_incremental_per_1000_users"]
+               < entry["predicted_incremental_ci_high"] for entry in scored.report["policies"].values())
+    # the model learned something true about users it never saw
+    joined = scored.scores.merge(fresh[["user_id", "item_id", "true_uplift"]], on=["user_id", "item_id"])
+    assert np.corrcoef(joined["uplift"], joined["true_uplift"])[0, 1] > 0.2
+    assert scored.report["candidates"]["users_in_log"] == 0 and scored.report["candidates"]["items_in_log"] > 0.9
+    assert "not measurements" in scored.next_step() and "in sample" not in scored.next_step()
+    assert list(scored.summary().columns)[-1] == "true_incremental_per_1000_users"
+
+
+def test_same_seed_same_scores(log_and_fresh, scored):
+    observed, fresh = log_and_fresh
+    again = score_candidates(observed, fresh, k=4, encoder=TextEncoder(progress=False), random_state=3)
+    pd.testing.assert_frame_equal(again.scores, scored.scores)
+    pd.testing.assert_frame_equal(again.rankings, scored.rankings)
+
+
+def test_candidates_lacking_a_column_fail_before_the_model_is_fitted(log_and_fresh, monkeypatch):
+    observed, fresh = log_and_fresh
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted before the candidates were checked")
+
+    monkeypatch.setattr(UpliftModel, "fit", no_fit)
+    with pytest.raises(DataError) as err:
+        score_candidates(observed, fresh.drop(columns=["price", "user_text", "user_id"]))
+    named = {p.column for p in err.value.problems}
+    assert named == {"price", "user_text", "user_id"}
+    with pytest.raises(DataError, match="'margin'"):
+        score_candidates(observed, fresh, value="margin")
+    blank = fresh.assign(user_id=fresh["user_id"].where(np.arange(len(fresh)) != 5))
+    with pytest.raises(DataError, match="missing user id"):
+        score_candidates(observed, blank)
+
+
+def test_scoring_the_log_itself_is_called_in_sample(log_and_fresh):
+    observed, _ = log_and_fresh
+    result = score_candidates(observed.head(1200), observed.head(1200), k=3, policies=("uplift",),
+                              encoder=TextEncoder(progress=False))
+    assert result.report["candidates"]["pairs_in_log"] == 1.0
+    assert "in sample" in result.next_step() and "recuplift rank" in result.next_step()
+    assert "truth" not in result.report["policies"]["uplift"]
