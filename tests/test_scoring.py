@@ -64,6 +64,26 @@ def test_the_report_adds_up_the_listed_items_predictions_and_judges_them_against
     assert list(scored.summary().columns)[-1] == "true_incremental_per_1000_users"
 
 
+def test_the_log_check_values_held_out_lists_from_the_doubly_robust_scores(log_and_fresh):
+    """On the log's own users, the lists the held-out scores choose are valued by their rows' DR scores, and a
+    value column the log lacks leaves that policy without a check rather than failing."""
+    observed, fresh = log_and_fresh
+    model = UpliftModel(encoder=TextEncoder(progress=False), random_state=3).fit(observed)
+    assert len(model.held_out_) == len(observed)
+    assert not np.allclose(model.held_out_["uplift"], model.predict(observed)["uplift"])  # not the full-data fit
+    result = score_candidates(observed, fresh.assign(margin=1.0), k=4, policies=("uplift", "value"),
+                              value="margin", encoder=TextEncoder(progress=False), random_state=3)
+    held = observed[["user_id", "item_id"]].join(model.held_out_)
+    top = held.sort_values(["user_id", "uplift", "item_id"], ascending=[True, False, True]).groupby("user_id").head(4)
+    per_user = top.groupby("user_id")["dr_score"].sum()
+    check = result.report["policies"]["uplift"]["log_check"]
+    assert check["estimate"] == pytest.approx(1000 * per_user.mean())
+    assert check["ci_low"] < check["estimate"] < check["ci_high"]
+    assert check["predicted"] == pytest.approx(1000 * top.groupby("user_id")["uplift"].sum().mean())
+    assert result.report["policies"]["value"]["log_check"] is None  # the log has no margin column
+    assert "held out" in result.next_step()
+
+
 def test_same_seed_same_scores(log_and_fresh, scored):
     observed, fresh = log_and_fresh
     again = score_candidates(observed, fresh, k=4, encoder=TextEncoder(progress=False), random_state=3)

@@ -404,7 +404,18 @@ def score(
     typer.echo(f"scored {novelty['rows']:,} candidate rows with a model learned on {result.report['log_rows']:,} "
                f"logged rows: {novelty['users']:,} users ({novelty['users_in_log']:.0%} seen in the log), "
                f"{novelty['items']:,} items ({novelty['items_in_log']:.0%} seen in the log)")
-    _echo_table(result.summary().round(1))
+    for name, entry in result.report["policies"].items():
+        line = f"{name:>10}: predicted {entry['predicted_incremental_per_1000_users']:+,.0f}"
+        if entry["predicted_incremental_ci_low"] is not None:
+            line += f" [{entry['predicted_incremental_ci_low']:+,.0f}, {entry['predicted_incremental_ci_high']:+,.0f}]"
+        line += " incremental per 1,000 users"
+        if entry["log_check"] is not None:
+            check = entry["log_check"]
+            line += (f"; on the log, held out: {check['estimate']:+,.0f} [{check['ci_low']:+,.0f}, "
+                     f"{check['ci_high']:+,.0f}] measured, {check['predicted']:+,.0f} predicted")
+        if "truth" in entry:
+            line += f"  (true {entry['truth']['incremental_per_1000_users']:+,.0f})"
+        typer.echo(line)
     typer.echo(result.next_step())
     typer.echo(f"wrote {out / 'scores.parquet'}, {out / 'ranking.parquet'}, {out / 'scores.json'} and "
                f"{out / 'figures' / 'policies.png'}")

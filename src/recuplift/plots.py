@@ -229,11 +229,12 @@ def policy_incremental(report: dict[str, Any]) -> Figure:
 
 def predicted_incremental(report: dict[str, Any]) -> Figure:
     """What the model learned on the log predicts each policy's lists of fresh candidates cause, per 1,000 users
-    (with its 95% interval where the model gives one), beside the simulated truth (with its bootstrap interval over
-    users) where the candidates carry it."""
+    (with its 95% interval where the model gives one), beside what lists chosen the same way caused on the log's
+    own users (held out, doubly robust) and the simulated truth (with its bootstrap interval over users) where the
+    candidates carry it."""
     names = list(report["policies"])
     predicted = [report["policies"][n]["predicted_incremental_per_1000_users"] for n in names]
-    fig, ax = plt.subplots(figsize=(7, 0.6 * len(names) + 1.5))
+    fig, ax = plt.subplots(figsize=(7.5, 0.8 * len(names) + 2))
     y = np.arange(len(names))[::-1]
     ax.barh(y, predicted, height=0.5, color="#9ecae1", label="model's prediction")
     low = [report["policies"][n]["predicted_incremental_ci_low"] for n in names]
@@ -241,6 +242,11 @@ def predicted_incremental(report: dict[str, Any]) -> Figure:
         high = [report["policies"][n]["predicted_incremental_ci_high"] for n in names]
         ax.errorbar(predicted, y + 0.12, xerr=[np.subtract(predicted, low), np.subtract(high, predicted)], fmt="none",
                     ecolor="#08519c", capsize=3, label="its 95% interval")
+    checks = [report["policies"][n]["log_check"] for n in names]
+    if all(c is not None for c in checks):
+        measured = np.array([c["estimate"] for c in checks])
+        ax.errorbar(measured, y, xerr=[measured - [c["ci_low"] for c in checks], [c["ci_high"] for c in checks] - measured],
+                    fmt="s", color="#31a354", capsize=3, label="the same lists on the log's users, held out (DR)")
     truths = [report["policies"][n].get("truth") for n in names]
     if all(t is not None for t in truths):
         est = np.array([t["incremental_per_1000_users"] for t in truths])
@@ -252,7 +258,7 @@ def predicted_incremental(report: dict[str, Any]) -> Figure:
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_xlabel(f"incremental outcomes per 1,000 users from the top-{report['k']} list")
     ax.set_title("What each ranking of the fresh candidates is predicted to cause")
-    ax.set_ylim(-0.6, len(names) + 0.3)  # a free band above the top bar holds the legend
+    ax.set_ylim(-0.6, len(names) + 0.6)  # a free band above the top bar holds the legend
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     return fig

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .inference import mean_interval
 from .io import to_json_safe, write_json, write_table
 from .ranking import (POLICIES, share_listing_everything, causal_ranking_metrics, list_keys, rerank,
                       shared_with)
@@ -39,13 +40,17 @@ class CandidateScores:
 
     def summary(self) -> pd.DataFrame:
         """One row per policy: predicted incremental outcomes per 1,000 users (95% interval where the model's
-        second stage is linear), outcomes from the list per 1,000 users, and the simulated truth's incremental
-        outcomes where the candidates carry it."""
+        second stage is linear), outcomes from the list per 1,000 users; on the log's own users, lists chosen the
+        same way by held-out scores: their incremental outcomes measured from the DR scores (95% interval) and
+        predicted by the model; and the simulated truth's incremental outcomes where the candidates carry it."""
         rows = {}
         for name, entry in self.report["policies"].items():
             row = {"predicted_incremental_per_1000_users": entry["predicted_incremental_per_1000_users"],
                    "ci_low": entry["predicted_incremental_ci_low"], "ci_high": entry["predicted_incremental_ci_high"],
                    "predicted_outcomes_per_1000_users": entry["predicted_outcomes_per_1000_users"]}
+            check = entry["log_check"] or {}
+            row.update({"log_measured_per_1000_users": check.get("estimate"), "log_ci_low": check.get("ci_low"),
+                        "log_ci_high": check.get("ci_high"), "log_predicted_per_1000_users": check.get("predicted")})
             if "truth" in entry:
                 row["true_incremental_per_1000_users"] = entry["truth"]["incremental_per_1000_users"]
             rows[name] = row
@@ -65,6 +70,12 @@ class CandidateScores:
         line = (f"the model predicts the {best} lists cause the most ({_per_thousand(self.report, best)}); these are "
                 f"predictions of a model learned on the log, not measurements — the candidates have no outcomes, and the model assumes, as the "
                 f"audit does, that the log's covariates and texts carry every confounder. ")
+        check = self.report["policies"][best]["log_check"]
+        if check is not None:
+            line += (f"On the log's own users, held out, {best} lists chosen the same way caused "
+                     f"{check['estimate']:+,.0f} [{check['ci_low']:+,.0f}, {check['ci_high']:+,.0f}] per 1,000 users "
+                     f"(doubly robust) where the model predicted {check['predicted']:+,.0f}: read its predictions "
+                     f"for these candidates in that light. ")
         share = self.report["candidates"]["pairs_in_log"]
         if share > IN_SAMPLE_WARNING_SHARE:
             line += (f"{share:.0%} of the candidate (user, item) pairs are rows of the log itself, scored in sample; "
@@ -152,6 +163,39 @@ def _list_weights(frame: pd.DataFrame, ranking: pd.DataFrame, keys: list[str], s
     return np.where(listed, scale / rows_per_pair, 0.0)
 
 
+def _log_check(log: pd.DataFrame, model: UpliftModel, roles: Roles, policies: tuple[str, ...], k: int,
+               blend: float, value: str | None, category: str | None, max_per_category: int | None,
+               per: str | None) -> dict[str, dict[str, float] | None]:
+    """Lists chosen the same way for the log's own users, from scores of second stages that did not see them,
+    valued from the doubly robust scores (per 1,000 users, 95% interval over users): a measurement beside the
+    prediction, and the model's held-out prediction for the same lists says how far its predictions run from it.
+    A value or category column the log lacks: that policy gets None, the cap is left out."""
+    frame = pd.DataFrame({"user_id": log[roles.user_id].to_numpy(), "item_id": log[roles.item_id].to_numpy()})
+    if per is not None and roles.request_id is not None:
+        frame["request_id"] = log[roles.request_id].to_numpy()
+    frame = frame.join(model.held_out_)
+    for column in (value, category):
+        if column is not None and column in log.columns:
+            frame[column] = log[column].to_numpy()
+    cap = category if category in frame.columns else None
+    log_per = "request_id" if "request_id" in frame.columns else None
+    keys = [*list_keys("user_id", log_per), "item_id"]
+    users = pd.factorize(frame["user_id"])[0]
+    checks: dict[str, dict[str, float] | None] = {}
+    for policy in policies:
+        if policy == "value" and value not in frame.columns:
+            checks[policy] = None
+            continue
+        ranking = rerank(frame, policy, k=k, blend=blend, value=value, category=cap,
+                         max_per_category=max_per_category if cap else None, per=log_per)
+        weights = _list_weights(frame, ranking, keys, 1.0)
+        measured = mean_interval(np.bincount(users, weights * frame["dr_score"].to_numpy()), None)
+        predicted = np.bincount(users, weights * frame["uplift"].to_numpy()).mean()
+        checks[policy] = {"estimate": 1000 * measured.estimate, "ci_low": 1000 * measured.ci_low,
+                          "ci_high": 1000 * measured.ci_high, "predicted": float(1000 * predicted)}
+    return checks
+
+
 def _number(value: float) -> float | None:
     """A bound, or None where the model gives none (a tree second stage)."""
     return None if np.isnan(value) else float(value)
@@ -202,12 +246,13 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
         "settings": {"policies": list(policies), "blend": blend, "value": value, "category": category,
                      "max_per_category": max_per_category, "per": per, "random_state": random_state},
         "policies": {}}
+    checks = _log_check(log, model, fitted, policies, k, blend, value, category, max_per_category, per)
     for i, (name, ranking) in enumerate(rankings.items()):
         entry: dict[str, Any] = {
             "predicted_incremental_per_1000_users": float(sums.loc[i, "estimate"]),
             "predicted_incremental_ci_low": _number(sums.loc[i, "ci_low"]),
             "predicted_incremental_ci_high": _number(sums.loc[i, "ci_high"]),
-            "predicted_outcomes_per_1000_users": float(outcomes[i])}
+            "predicted_outcomes_per_1000_users": float(outcomes[i]), "log_check": checks[name]}
         if "relevance" in rankings and name != "relevance":
             entry["shared_with_relevance"] = shared_with(ranking, rankings["relevance"], per)
         if has_truth:

@@ -179,7 +179,9 @@ class SelectedUpliftRegressor(RegressorMixin, BaseEstimator):
 
 class UpliftModel(BaseEstimator):
     """``UpliftModel(roles).fit(log).predict(candidates)`` → ``uplift`` (with an interval where the second stage
-    is linear, see :func:`linear_stage_covariance`) and ``relevance`` per row."""
+    is linear, see :func:`linear_stage_covariance`) and ``relevance`` per row. ``held_out_`` keeps, per log row
+    in the log's order, the uplift of a second stage fitted without that row's user, the out-of-fold outcome if
+    shown and the doubly robust score: what a check of the model's lists on the log needs."""
 
     def __init__(self, roles: Roles | None = None, encoder: TextEncoder | None = None, n_folds: int = 3,
                  random_state: int = 0):
@@ -213,6 +215,12 @@ class UpliftModel(BaseEstimator):
         dr = dr_scores(y, t, nuisances)
         self.uplift_model_ = fit_uplift_regressor(F, dr, groups, self.random_state, n_plug_in=PLUG_IN_COLUMNS)
         self.uplift_interval_ = LinearStageInterval.fit(self.uplift_model_, F, dr, groups)  # None: trees
+        # the log's rows scored by the chosen second stage refitted without their users: lists chosen by them
+        # can be valued from the DR scores, beside what the model predicted for them (how far it shrinks)
+        held_out = np.empty(len(dr))
+        for train, test in folds(len(dr), groups, self.n_folds, self.random_state):
+            held_out[test] = clone(self.uplift_model_).fit(F[train], dr[train]).predict(F[test])
+        self.held_out_ = pd.DataFrame({"uplift": held_out, "relevance": nuisances.mu1, "dr_score": dr})
         return self
 
     def _confounders(self, sets: AdjustmentSets) -> np.ndarray:
