@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recuplift.schema import DataError
+from recuplift.schema import DataError, Roles
 from recuplift.scoring import score_candidates
 from recuplift.simulate import simulate
 from recuplift.text import TextEncoder
@@ -116,3 +116,19 @@ def test_scoring_the_log_itself_is_called_in_sample(log_and_fresh):
     assert result.report["candidates"]["pairs_in_log"] == 1.0
     assert "in sample" in result.next_step() and "recuplift rank" in result.next_step()
     assert "truth" not in result.report["policies"]["uplift"]
+
+
+@pytest.mark.parametrize("how", ["role", "per"])
+def test_one_list_per_request_from_the_request_role_or_a_candidate_column(log_and_fresh, how):
+    observed, fresh = log_and_fresh
+
+    def requests(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(req=frame["user_id"].astype(str) + "/" + (frame.groupby("user_id").cumcount() // 6).astype(str))
+
+    roles = Roles(text=(), request_id="req" if how == "role" else None)
+    result = score_candidates(requests(observed), requests(fresh), roles, k=2, policies=("uplift",),
+                              per=None if how == "role" else "req", random_state=0)
+    lists = result.rankings
+    column = "request_id" if how == "role" else "req"
+    assert lists.groupby(column).size().eq(2).all() and lists.groupby("user_id").size().eq(4).all()
+    assert result.report["policies"]["uplift"]["log_check"]["estimate"] is not None

@@ -386,11 +386,8 @@ def score(
     if policies is None:  # naming a value column asks for the policy that ranks by it
         policies = "relevance,uplift,blend" + (",value" if value is not None else "")
     names = tuple(p.strip() for p in policies.split(",") if p.strip())
-    if per is not None and per != roles.request_id:  # the candidates' own column, under the contract's name
-        if per not in fresh.columns:
-            raise typer.BadParameter(f"{per!r} is not a column of the candidates", param_hint="--per")
-        fresh = fresh.rename(columns={per: "request_id"}) if per != "request_id" else fresh
-        per = "request_id"
+    if per is not None and per not in fresh.columns:
+        raise typer.BadParameter(f"{per!r} is not a column of the candidates", param_hint="--per")
     try:
         result = score_candidates(read_table(log), fresh, roles, k=k, policies=names, blend=blend, value=value,
                                   exclude=exclusions, category=category, max_per_category=max_per_category, per=per,

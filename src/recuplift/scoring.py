@@ -169,16 +169,18 @@ def _log_check(log: pd.DataFrame, model: UpliftModel, roles: Roles, policies: tu
     """Lists chosen the same way for the log's own users, from scores of second stages that did not see them,
     valued from the doubly robust scores (per 1,000 users, 95% interval over users): a measurement beside the
     prediction, and the model's held-out prediction for the same lists says how far its predictions run from it.
-    A value or category column the log lacks: that policy gets None, the cap is left out."""
+    A value or category column the log lacks: that policy gets None, the cap is left out; a request column it lacks:
+    one list per user."""
     frame = pd.DataFrame({"user_id": log[roles.user_id].to_numpy(), "item_id": log[roles.item_id].to_numpy()})
-    if per is not None and roles.request_id is not None:
-        frame["request_id"] = log[roles.request_id].to_numpy()
+    source = roles.request_id if per == "request_id" else per  # lists per request where the log has them too
+    log_per = per if source is not None and source in log.columns else None
+    if log_per is not None:
+        frame[log_per] = log[source].to_numpy()
     frame = frame.join(model.held_out_)
     for column in (value, category):
         if column is not None and column in log.columns:
             frame[column] = log[column].to_numpy()
     cap = category if category in frame.columns else None
-    log_per = "request_id" if "request_id" in frame.columns else None
     keys = [*list_keys("user_id", log_per), "item_id"]
     users = pd.factorize(frame["user_id"])[0]
     checks: dict[str, dict[str, float] | None] = {}
@@ -211,24 +213,25 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
     id, covariate and text columns; no exposure or outcome needed) and build each policy's top-``k`` lists.
 
     ``exclude``, ``category``, ``max_per_category`` and ``per`` are :func:`~recuplift.ranking.rerank`'s list rules
-    (``per`` and ``exclude`` use the contract's names; ``category`` and ``value`` the candidates' columns). The
+    (``exclude`` with the contract's names ``user_id, item_id``; ``value``, ``category`` and ``per`` name candidate
+    columns, ``per`` defaulting to the log's request role, so one list per request). The
     report has, per policy, the predicted incremental outcomes and outcomes from the list per 1,000 users and,
     when the candidates carry ``true_uplift``, the causal ranking metrics against it.
     """
     if not policies:
         raise ValueError(f"no policy given; choose from {', '.join(POLICIES)}")
     check_frame(candidates)
-    extra = [c for c in (value, category) if c is not None]
+    fitted = (roles or Roles()).bind(log)  # the columns the model will read, resolved as the fit resolves them
+    if per is None and fitted.request_id is not None or per is not None and per == fitted.request_id:
+        per = "request_id"  # the log's requests (the contract's name in the lists): one list per request
+    extra = [c for c in (value, category, None if per == "request_id" else per) if c is not None]
     missing = [c for c in extra if c not in candidates.columns]
     if missing:
         raise DataError([Problem(c, "not a column of the candidates", hint="name a column the candidates carry")
                          for c in missing])
-    fitted = (roles or Roles()).bind(log)  # the columns the model will read, resolved as the fit resolves them
     has_truth = "true_uplift" in candidates.columns
     frame = _candidate_frame(candidates, fitted, [*dict.fromkeys(extra), *(["true_uplift"] if has_truth else [])])
     model = UpliftModel(roles, encoder=encoder, random_state=random_state).fit(log)
-    if per is None and fitted.request_id is not None:  # the log's requests: one list per request
-        per = "request_id"
     predicted = model.predict(candidates.reset_index(drop=True))
     scores = pd.concat([frame[[c for c in ("user_id", "item_id", "request_id") if c in frame.columns]],
                         predicted.reset_index(drop=True)], axis=1)
