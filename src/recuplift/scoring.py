@@ -9,8 +9,6 @@ says how good that prediction was; elsewhere an A/B test does.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .inference import mean_interval
-from .io import to_json_safe, write_json, write_table
+from .io import atomic_paths, to_json_safe, write_json, write_table
 from .ranking import (POLICIES, share_listing_everything, causal_ranking_metrics, list_keys, rerank,
                       shared_with)
 from .schema import DataError, Problem, Roles, check_frame, offending_rows
@@ -66,11 +64,12 @@ class CandidateScores:
 
     def next_step(self) -> str:
         """What these predictions can and cannot say, and how to measure them."""
-        best = max(self.report["policies"], key=lambda n: self.report["policies"][n]["predicted_incremental_per_1000_users"])
+        policies = self.report["policies"]
+        best = max(policies, key=lambda name: policies[name]["predicted_incremental_per_1000_users"])
         line = (f"the model predicts the {best} lists cause the most ({_per_thousand(self.report, best)}); these are "
-                f"predictions of a model learned on the log, not measurements — the candidates have no outcomes, and the model assumes, as the "
-                f"audit does, that the log's covariates and texts carry every confounder. ")
-        check = self.report["policies"][best]["log_check"]
+                f"predictions of a model learned on the log, not measurements — the candidates have no outcomes, and "
+                f"the model assumes, as the audit does, that the log's covariates and texts carry every confounder. ")
+        check = policies[best]["log_check"]
         if check is not None:
             line += (f"On the log's own users, held out, {best} lists chosen the same way caused "
                      f"{check['estimate']:+,.0f} [{check['ci_low']:+,.0f}, {check['ci_high']:+,.0f}] per 1,000 users "
@@ -84,26 +83,18 @@ class CandidateScores:
                        "(recuplift plan --from-ranking).")
 
     def write(self, out_dir: str | Path) -> Path:
-        """``scores.parquet``, ``ranking.parquet``, ``scores.json`` and ``figures/policies.png``, staged beside
-        ``out_dir`` and moved in together: a failed run never leaves one run's lists beside another's scores."""
+        """``scores.parquet``, ``ranking.parquet``, ``scores.json`` and ``figures/policies.png``, replaced together
+        or not at all: a failed run never leaves one run's lists beside another's scores."""
         import matplotlib.pyplot as plt
 
-        out = Path(out_dir).resolve()
-        out.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".scores.", dir=out))
-        try:
-            (staging / "figures").mkdir()
-            fig = self.plot_policies()
-            fig.savefig(staging / "figures" / "policies.png", dpi=110, format="png")
-            plt.close(fig)
-            write_table(self.scores, staging / "scores.parquet")
-            write_table(self.rankings, staging / "ranking.parquet")
-            write_json(self.to_dict(), staging / "scores.json")
-            (out / "figures").mkdir(exist_ok=True)
-            for name in SCORES_FILES:  # each rename is atomic; all files exist before the first one
-                (staging / name).replace(out / name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        out = Path(out_dir)
+        fig = self.plot_policies()
+        with atomic_paths(*(out / name for name in SCORES_FILES)) as paths:
+            write_table(self.scores, paths[0])
+            write_table(self.rankings, paths[1])
+            write_json(self.to_dict(), paths[2])
+            fig.savefig(paths[3], dpi=110, format="png")
+        plt.close(fig)
         return out
 
 
