@@ -73,8 +73,8 @@ class CandidateScores:
         if check is not None:
             line += (f"On the log's own users, held out, {best} lists chosen the same way caused "
                      f"{check['estimate']:+,.0f} [{check['ci_low']:+,.0f}, {check['ci_high']:+,.0f}] per 1,000 users "
-                     f"(doubly robust) where the model predicted {check['predicted']:+,.0f}: read its predictions "
-                     f"for these candidates in that light. ")
+                     f"(doubly robust) where the model predicted {check['predicted']:+,.0f}: for candidates like the "
+                     f"log's, that measurement, not the prediction, is the number to plan a test with. ")
         share = self.report["candidates"]["pairs_in_log"]
         if share > IN_SAMPLE_WARNING_SHARE:
             line += (f"{share:.0%} of the candidate (user, item) pairs are rows of the log itself, scored in sample; "
