@@ -70,6 +70,25 @@ def roles_from_flags(treatment: str = "exposed", outcome: str = "outcome", prope
                                    covariates=covariates, modifiers=modifiers, request_id=request_id))
 
 
+def _text_encoder(model: Path | None, pooling: str, roles: Roles):  # noqa: ANN202 - a TextEncoder, imported lazily
+    """The text encoder of --model/--pooling, its folder checked before any log is read."""
+    from .text import TextEncoder
+
+    if roles.text == () and (model is not None or pooling != "mean"):  # --text '': nothing for the model to embed
+        raise typer.BadParameter("--model and --pooling embed the text columns, and --text '' names none",
+                                 param_hint="--model/--pooling")
+    try:
+        return TextEncoder(model=model, pooling=pooling).checked()
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--model/--pooling") from err
+
+
+def _check_category_cap(category: str | None, max_per_category: int | None) -> None:
+    if (max_per_category is None) != (category is None):
+        raise typer.BadParameter("a per-category cap needs both --category COLUMN and --max-per-category N",
+                                 param_hint="--category/--max-per-category")
+
+
 def _echo_table(df) -> None:  # noqa: ANN001 - a pandas DataFrame
     typer.echo(df.to_string())
 
@@ -194,7 +213,6 @@ def audit(
     """Audit a log: DoWhy model → identify → estimate → refute; what exposure caused, for whom, how sure."""
     from .causal import Audit, check_audit_folder, check_estimators
     from .io import read_table
-    from .text import TextEncoder
 
     roles = roles_from_flags(treatment, outcome, propensity, position, user_id, item_id, text, covariates, modifiers,
                              request_id)
@@ -208,13 +226,7 @@ def audit(
         check_estimators(names, settings)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--estimator-param") from err
-    if roles.text == () and (model is not None or pooling != "mean"):  # --text '': nothing for the model to embed
-        raise typer.BadParameter("--model and --pooling embed the text columns, and --text '' names none",
-                                 param_hint="--model/--pooling")
-    try:  # a wrong model folder fails here, before the log is read
-        encoder = TextEncoder(model=model, pooling=pooling).checked()
-    except ValueError as err:
-        raise typer.BadParameter(str(err), param_hint="--model/--pooling") from err
+    encoder = _text_encoder(model, pooling, roles)  # a wrong model folder fails here, before the log is read
     try:  # a folder holding anything else is refused now, not replaced after the audit
         check_audit_folder(out)
     except ValueError as err:
@@ -291,9 +303,7 @@ def rank(
     log = read_table(data)
     roles = read_audit_roles(uplift)
     check_log_matches_audit(log, table, roles)
-    if (max_per_category is None) != (category is None):
-        raise typer.BadParameter("a per-category cap needs both --category COLUMN and --max-per-category N",
-                                 param_hint="--category/--max-per-category")
+    _check_category_cap(category, max_per_category)
     if per is None and "request_id" in table.columns:  # the audit was told the log's requests: list per request
         per = "request_id"
         typer.echo("one list per request (the audit's request id)")
@@ -367,17 +377,11 @@ def score(
     from .io import read_table
     from .scoring import score_candidates
     from .targeting import read_exclusions
-    from .text import TextEncoder
 
     roles = roles_from_flags(treatment, outcome, propensity, position, user_id, item_id, text, covariates, modifiers,
                              request_id)
-    if (max_per_category is None) != (category is None):
-        raise typer.BadParameter("a per-category cap needs both --category COLUMN and --max-per-category N",
-                                 param_hint="--category/--max-per-category")
-    try:
-        encoder = TextEncoder(model=model, pooling=pooling).checked()
-    except ValueError as err:
-        raise typer.BadParameter(str(err), param_hint="--model/--pooling") from err
+    _check_category_cap(category, max_per_category)
+    encoder = _text_encoder(model, pooling, roles)
     fresh = read_table(candidates)
     ids = {role: column for role, column in (("user_id", roles.user_id), ("item_id", roles.item_id))
            if column in fresh.columns}
