@@ -104,6 +104,11 @@ def test_candidates_lacking_a_column_fail_before_the_model_is_fitted(log_and_fre
     assert named == {"price", "user_text", "user_id"}
     with pytest.raises(DataError, match="'margin'"):
         score_candidates(observed, fresh, value="margin")
+    for settings, message in (({"policies": ("uplift", "upflit")}, "did you mean 'uplift'"),
+                              ({"policies": ("uplift", "value")}, "needs a per-item value column"),
+                              ({"blend": 0.8, "policies": ("uplift",)}, "add blend")):
+        with pytest.raises(ValueError, match=message):
+            score_candidates(observed, fresh, **settings)
     blank = fresh.assign(user_id=fresh["user_id"].where(np.arange(len(fresh)) != 5))
     with pytest.raises(DataError, match="missing user id"):
         score_candidates(observed, blank)
@@ -132,3 +137,6 @@ def test_one_list_per_request_from_the_request_role_or_a_candidate_column(log_an
     column = "request_id" if how == "role" else "req"
     assert lists.groupby(column).size().eq(2).all() and lists.groupby("user_id").size().eq(4).all()
     assert result.report["policies"]["uplift"]["log_check"]["estimate"] is not None
+    if how == "per":  # per-request lists on the candidates, a log without the requests: no like-for-like check
+        alone = score_candidates(observed, requests(fresh), roles, k=2, policies=("uplift",), per="req")
+        assert alone.report["policies"]["uplift"]["log_check"] is None

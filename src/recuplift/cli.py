@@ -387,9 +387,7 @@ def score(
            if column in fresh.columns}
     exclusions = (read_exclusions(exclude, fresh[list(ids.values())].set_axis(list(ids), axis=1), roles.to_dict())
                   if exclude is not None else None)
-    if policies is None:  # naming a value column asks for the policy that ranks by it
-        policies = "relevance,uplift,blend" + (",value" if value is not None else "")
-    names = tuple(p.strip() for p in policies.split(",") if p.strip())
+    names = None if policies is None else tuple(p.strip() for p in policies.split(",") if p.strip())
     if per is not None and per not in fresh.columns:
         raise typer.BadParameter(f"{per!r} is not a column of the candidates", param_hint="--per")
     try:

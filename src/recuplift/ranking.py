@@ -218,12 +218,7 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     """
     from .ope import evaluate, exposure_terms, incremental_value
 
-    if not policies:
-        raise ValueError(f"no policy given; choose from {', '.join(POLICIES)}")
-    for setting, given, policy in (("value", value is not None, "value"), ("blend", blend != 0.5, "blend")):
-        if given and policy not in policies:  # a setting of a policy not run was dropped without a word
-            raise ValueError(f"{setting} (--{setting}) sets the '{policy}' policy, which the policies "
-                             f"({', '.join(policies)}) leave out: add {policy} to them (--policies)")
+    check_policy_settings(policies, blend, value)
     missing = [c for c in ("user_id", "item_id") if c not in candidates.columns]
     if missing:  # an audit run with --user-id '' or --item-id '' has no lists to build
         raise ValueError(f"ranking needs user and item ids, and the audit's table has no {', '.join(missing)}: "
@@ -242,10 +237,6 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     rankings = {policy: rerank(frame, policy, k=k, blend=blend, value=value, exclude=exclude, category=category,
                                max_per_category=max_per_category, per=per) for policy in policies}
     report["lists_showing_every_candidate"] = share_listing_everything(frame, k, per)
-    if report["lists_showing_every_candidate"] > 0.5:  # then the policies' lists hold the same items
-        warnings.warn(f"k={k} is at least the number of candidates of {report['lists_showing_every_candidate']:.0%} "
-                      f"of lists: they show every candidate whatever the policy, so there the policies cannot "
-                      f"differ; choose a k below the candidates per list", stacklevel=2)
     if exclude is not None:
         pairs = exclude[["user_id", "item_id"]].drop_duplicates()
         removed = pd.MultiIndex.from_frame(frame[["user_id", "item_id"]]).isin(pd.MultiIndex.from_frame(pairs))
@@ -300,8 +291,31 @@ def _share_tied(candidates: pd.DataFrame, scores: np.ndarray, per: str | None = 
 
 
 def share_listing_everything(candidates: pd.DataFrame, k: int, per: str | None = None) -> float:
-    """The share of lists with at most ``k`` distinct candidate items: each shows all of them."""
-    return float((candidates.groupby(list_keys("user_id", per), observed=True)["item_id"].nunique() <= k).mean())
+    """The share of lists with at most ``k`` distinct candidate items: each shows all of them; warned about above
+    half, since the policies' lists then hold the same items."""
+    share = float((candidates.groupby(list_keys("user_id", per), observed=True)["item_id"].nunique() <= k).mean())
+    if share > 0.5:
+        warnings.warn(f"k={k} is at least the number of candidates of {share:.0%} of lists: they show every "
+                      f"candidate whatever the policy, so there the policies cannot differ; choose a k below the "
+                      f"candidates per list", stacklevel=3)
+    return share
+
+
+def check_policy_settings(policies: tuple[str, ...], blend: float, value: str | None) -> None:
+    """Policy names and their settings, checked before anything is fitted or ranked."""
+    if not policies:
+        raise ValueError(f"no policy given; choose from {', '.join(POLICIES)}")
+    for policy in policies:
+        if policy not in POLICIES:
+            raise ValueError(unknown_choice("policy", policy, POLICIES))
+    if "value" in policies and value is None:
+        raise ValueError("the 'value' policy needs a per-item value column (e.g. price or margin; --value)")
+    if not 0 <= blend <= 1:
+        raise ValueError(f"blend λ must lie in [0, 1]; got {blend}")
+    for setting, given, policy in (("value", value is not None, "value"), ("blend", blend != 0.5, "blend")):
+        if given and policy not in policies:  # a setting of a policy not run was dropped without a word
+            raise ValueError(f"{setting} (--{setting}) sets the '{policy}' policy, which the policies "
+                             f"({', '.join(policies)}) leave out: add {policy} to them (--policies)")
 
 
 def read_ranking_report(folder: str | Path) -> dict:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .inference import mean_interval
 from .io import atomic_paths, to_json_safe, write_json, write_table
-from .ranking import (POLICIES, share_listing_everything, causal_ranking_metrics, list_keys, rerank,
+from .ranking import (causal_ranking_metrics, check_policy_settings, list_keys, rerank, share_listing_everything,
                       shared_with)
 from .schema import DataError, Problem, Roles, check_frame, offending_rows
 from .text import TextEncoder
@@ -161,10 +161,12 @@ def _log_check(log: pd.DataFrame, model: UpliftModel, roles: Roles, policies: tu
     valued from the doubly robust scores (per 1,000 users, 95% interval over users): a measurement beside the
     prediction, and the model's held-out prediction for the same lists says how far its predictions run from it.
     A value or category column the log lacks: that policy gets None, the cap is left out; a request column it lacks:
-    one list per user."""
+    every policy gets None (per-user lists on the log would not be the candidates' per-request lists)."""
     frame = pd.DataFrame({"user_id": log[roles.user_id].to_numpy(), "item_id": log[roles.item_id].to_numpy()})
     source = roles.request_id if per == "request_id" else per  # lists per request where the log has them too
     log_per = per if source is not None and source in log.columns else None
+    if per is not None and log_per is None:  # lists per request on the candidates, per user on the log: not alike
+        return dict.fromkeys(policies)
     if log_per is not None:
         frame[log_per] = log[source].to_numpy()
     frame = frame.join(model.held_out_)
@@ -195,13 +197,14 @@ def _number(value: float) -> float | None:
 
 
 def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles | None = None, k: int = 5,
-                     policies: tuple[str, ...] = ("relevance", "uplift", "blend"), blend: float = 0.5,
+                     policies: tuple[str, ...] | None = None, blend: float = 0.5,
                      value: str | None = None, exclude: pd.DataFrame | None = None, category: str | None = None,
                      max_per_category: int | None = None, per: str | None = None,
                      encoder: TextEncoder | None = None, n_bootstrap: int = 200,
                      random_state: int = 0) -> CandidateScores:
     """Learn uplift and relevance from ``log`` (roles as the audit reads them), score ``candidates`` (the log's
-    id, covariate and text columns; no exposure or outcome needed) and build each policy's top-``k`` lists.
+    id, covariate and text columns; no exposure or outcome needed) and build each policy's top-``k`` lists
+    (default: relevance, uplift and blend, and value with ``value``).
 
     ``exclude``, ``category``, ``max_per_category`` and ``per`` are :func:`~recuplift.ranking.rerank`'s list rules
     (``exclude`` with the contract's names ``user_id, item_id``; ``value``, ``category`` and ``per`` name candidate
@@ -209,8 +212,9 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
     report has, per policy, the predicted incremental outcomes and outcomes from the list per 1,000 users and,
     when the candidates carry ``true_uplift``, the causal ranking metrics against it.
     """
-    if not policies:
-        raise ValueError(f"no policy given; choose from {', '.join(POLICIES)}")
+    if policies is None:  # a value column asks for the policy that ranks by it
+        policies = ("relevance", "uplift", "blend", *(("value",) if value is not None else ()))
+    check_policy_settings(policies, blend, value)
     check_frame(candidates)
     fitted = (roles or Roles()).bind(log)  # the columns the model will read, resolved as the fit resolves them
     if per is None and fitted.request_id is not None or per is not None and per == fitted.request_id:
