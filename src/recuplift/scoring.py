@@ -79,8 +79,8 @@ class CandidateScores:
         if share > IN_SAMPLE_WARNING_SHARE:
             line += (f"{share:.0%} of the candidate (user, item) pairs are rows of the log itself, scored in sample; "
                      f"for the log's own rows rank the audit's out-of-fold uplift instead (recuplift rank). ")
-        return line + ("To measure a list, log it and audit it, or test it against the current ranking "
-                       "(recuplift plan --from-ranking).")
+        return line + ("To measure a list, log it and audit it; to size its A/B test against the current ranking, "
+                       "rank the audited log (recuplift rank) and plan from that (recuplift plan --from-ranking).")
 
     def write(self, out_dir: str | Path) -> Path:
         """``scores.parquet``, ``ranking.parquet``, ``scores.json`` and ``figures/policies.png``, replaced together
