@@ -109,6 +109,8 @@ def test_candidates_lacking_a_column_fail_before_the_model_is_fitted(log_and_fre
                               ({"blend": 0.8, "policies": ("uplift",)}, "add blend")):
         with pytest.raises(ValueError, match=message):
             score_candidates(observed, fresh, **settings)
+    with pytest.raises(DataError, match="candidates table is empty"):  # was a ZeroDivisionError after the fit
+        score_candidates(observed, fresh.head(0))
     blank = fresh.assign(user_id=fresh["user_id"].where(np.arange(len(fresh)) != 5))
     with pytest.raises(DataError, match="missing user id"):
         score_candidates(observed, blank)

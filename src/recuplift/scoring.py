@@ -216,6 +216,8 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
         policies = ("relevance", "uplift", "blend", *(("value",) if value is not None else ()))
     check_policy_settings(policies, blend, value)
     check_frame(candidates)
+    if candidates.empty:  # no lists to build; found before minutes of fitting, not as a division by zero after
+        raise DataError(Problem(None, "the candidates table is empty", hint="give one row per candidate to rank"))
     fitted = (roles or Roles()).bind(log)  # the columns the model will read, resolved as the fit resolves them
     if per is None and fitted.request_id is not None or per is not None and per == fitted.request_id:
         per = "request_id"  # the log's requests (the contract's name in the lists): one list per request
