@@ -393,6 +393,13 @@ def test_score_command_writes_scores_lists_report_and_figure(tmp_path):
         ["user_id", "item_id"]), on=["user_id", "item_id"])
     assert shelves.groupby(["policy", "user_id", "shelf"]).size().max() <= 2
     assert len(pd.read_parquet(out / "scores.parquet")) == len(fresh) and (out / "figures" / "policies.png").stat().st_size
+    fresh[["user_id", "item_id"]].head(7).to_csv(tmp_path / "bought.csv", index=False)
+    excluded = run_cli("score", str(tmp_path / "log.parquet"), "--candidates", str(tmp_path / "fresh.csv"),
+                       "--out", str(tmp_path / "excluded"), "--text", "", "--k", "3", "--exclude",
+                       str(tmp_path / "bought.csv"))
+    assert excluded.returncode == 0 and "excluded 7 candidate rows (7 pairs given)" in excluded.stdout
+    lists = pd.read_parquet(tmp_path / "excluded" / "ranking.parquet")
+    assert lists.merge(fresh[["user_id", "item_id"]].head(7)).empty
     bad = run_cli("score", str(tmp_path / "log.parquet"), "--candidates", str(tmp_path / "fresh.csv"),
                   "--out", str(tmp_path / "bad"), "--text", "", "--per", "session")
     assert bad.returncode == 2 and "'session' is not a column of the candidates" in bad.stderr

@@ -89,6 +89,16 @@ def _check_category_cap(category: str | None, max_per_category: int | None) -> N
                                  param_hint="--category/--max-per-category")
 
 
+def _echo_exclusions(report: dict[str, Any]) -> None:
+    """The candidate rows a list's exclusions removed; a warning when none matched (ids that differ)."""
+    if "exclusions" in report:
+        removed = report["exclusions"]["candidate_rows_removed"]
+        typer.echo(f"excluded {removed:,} candidate rows ({report['exclusions']['pairs']:,} pairs given)")
+        if removed == 0:
+            typer.echo("warning: no exclusion matched a candidate (user, item) pair; check its ids against the log's",
+                       err=True)
+
+
 def _echo_table(df) -> None:  # noqa: ANN001 - a pandas DataFrame
     typer.echo(df.to_string())
 
@@ -322,12 +332,7 @@ def rank(
                                              category=category, max_per_category=max_per_category, per=per)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
-    if "exclusions" in report:
-        removed = report["exclusions"]["candidate_rows_removed"]
-        typer.echo(f"excluded {removed:,} candidate rows ({report['exclusions']['pairs']:,} pairs given)")
-        if removed == 0:
-            typer.echo("warning: no exclusion matched a candidate (user, item) pair; check its ids against the log's",
-                       err=True)
+    _echo_exclusions(report)
     figure = policy_incremental(report)
     # the lists, their report and their figure are replaced together: a failed rerun never mixes two runs
     with atomic_paths(out / "ranking.parquet", out / "ranking.json", out / "figures" / "policies.png") as paths:
@@ -399,6 +404,7 @@ def score(
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
     result.write(out)
+    _echo_exclusions(result.report)
     novelty = result.report["candidates"]
     typer.echo(f"scored {novelty['rows']:,} candidate rows with a model learned on {result.report['log_rows']:,} "
                f"logged rows: {novelty['users']:,} users ({novelty['users_in_log']:.0%} seen in the log), "

@@ -238,9 +238,7 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                                max_per_category=max_per_category, per=per) for policy in policies}
     report["lists_showing_every_candidate"] = share_listing_everything(frame, k, per)
     if exclude is not None:
-        pairs = exclude[["user_id", "item_id"]].drop_duplicates()
-        removed = pd.MultiIndex.from_frame(frame[["user_id", "item_id"]]).isin(pd.MultiIndex.from_frame(pairs))
-        report["exclusions"] = {"pairs": len(pairs), "candidate_rows_removed": int(removed.sum())}
+        report["exclusions"] = exclusion_counts(frame, exclude)
     logging = frame["propensity"].to_numpy(float)
     targets = {"logging": logging,
                **{policy: recommended_mask(frame, ranking, per=per) for policy, ranking in rankings.items()}}
@@ -299,6 +297,14 @@ def share_listing_everything(candidates: pd.DataFrame, k: int, per: str | None =
                       f"candidate whatever the policy, so there the policies cannot differ; choose a k below the "
                       f"candidates per list", stacklevel=3)
     return share
+
+
+def exclusion_counts(candidates: pd.DataFrame, exclude: pd.DataFrame) -> dict[str, int]:
+    """How many distinct (user, item) pairs were given to exclude and how many candidate rows they removed: none
+    removed usually means ids that do not match the candidates'."""
+    pairs = exclude[["user_id", "item_id"]].drop_duplicates()
+    removed = pd.MultiIndex.from_frame(candidates[["user_id", "item_id"]]).isin(pd.MultiIndex.from_frame(pairs))
+    return {"pairs": len(pairs), "candidate_rows_removed": int(removed.sum())}
 
 
 def check_policy_settings(policies: tuple[str, ...], blend: float, value: str | None) -> None:

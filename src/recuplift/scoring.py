@@ -18,8 +18,8 @@ import pandas as pd
 
 from .inference import mean_interval
 from .io import atomic_paths, to_json_safe, write_json, write_table
-from .ranking import (causal_ranking_metrics, check_policy_settings, list_keys, rerank, share_listing_everything,
-                      shared_with)
+from .ranking import (causal_ranking_metrics, check_policy_settings, exclusion_counts, list_keys, rerank,
+                      share_listing_everything, shared_with)
 from .schema import DataError, Problem, Roles, check_frame, offending_rows
 from .text import TextEncoder
 from .upliftmodel import UpliftModel
@@ -246,6 +246,8 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
         "settings": {"policies": list(policies), "blend": blend, "value": value, "category": category,
                      "max_per_category": max_per_category, "per": per, "random_state": random_state},
         "policies": {}}
+    if exclude is not None:
+        report["exclusions"] = exclusion_counts(frame, exclude)
     checks = _log_check(log, model, fitted, policies, k, blend, value, category, max_per_category, per)
     for i, (name, ranking) in enumerate(rankings.items()):
         entry: dict[str, Any] = {
