@@ -400,6 +400,11 @@ def test_score_command_writes_scores_lists_report_and_figure(tmp_path):
     assert excluded.returncode == 0 and "excluded 7 candidate rows (7 pairs given)" in excluded.stdout
     lists = pd.read_parquet(tmp_path / "excluded" / "ranking.parquet")
     assert lists.merge(fresh[["user_id", "item_id"]].head(7)).empty
+    # the log check is a ranking folder: the next step's plan command sizes the test from it
+    planned = run_cli("plan", "--from-ranking", str(out / "log_check"), "--lift", "0.05", "--json")
+    assert f"plan --from-ranking {out / 'log_check'}" in done.stdout
+    assert planned.returncode == 0, planned.stderr
+    assert json.loads(planned.stdout)["policy"] in report["policies"]
     bad = run_cli("score", str(tmp_path / "log.parquet"), "--candidates", str(tmp_path / "fresh.csv"),
                   "--out", str(tmp_path / "bad"), "--text", "", "--per", "session")
     assert bad.returncode == 2 and "'session' is not a column of the candidates" in bad.stderr

@@ -80,7 +80,9 @@ def test_the_log_check_values_held_out_lists_from_the_doubly_robust_scores(log_a
     assert check["estimate"] == pytest.approx(1000 * per_user.mean())
     assert check["ci_low"] < check["estimate"] < check["ci_high"]
     assert check["predicted"] == pytest.approx(1000 * top.groupby("user_id")["uplift"].sum().mean())
+    assert check["gain_ci_low"] < check["gain_over_logging"] < check["gain_ci_high"]
     assert result.report["policies"]["value"]["log_check"] is None  # the log has no margin column
+    assert set(result.log_check["policies"]) == {"logging", "uplift"}  # a ranking report, as rank writes one
     assert "held out" in result.next_step()
 
 

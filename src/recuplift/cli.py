@@ -417,13 +417,16 @@ def score(
         if entry["log_check"] is not None:
             check = entry["log_check"]
             line += (f"; on the log, held out: {check['estimate']:+,.0f} [{check['ci_low']:+,.0f}, "
-                     f"{check['ci_high']:+,.0f}] measured, {check['predicted']:+,.0f} predicted")
+                     f"{check['ci_high']:+,.0f}] measured ({check['gain_over_logging']:+,.0f} "
+                     f"[{check['gain_ci_low']:+,.0f}, {check['gain_ci_high']:+,.0f}] over the current ranking), "
+                     f"{check['predicted']:+,.0f} predicted")
         if "truth" in entry:
             line += f"  (true {entry['truth']['incremental_per_1000_users']:+,.0f})"
         typer.echo(line)
-    typer.echo(result.next_step())
+    typer.echo(result.next_step(out))
     typer.echo(f"wrote {out / 'scores.parquet'}, {out / 'ranking.parquet'}, {out / 'scores.json'} and "
-               f"{out / 'figures' / 'policies.png'}")
+               f"{out / 'figures' / 'policies.png'}" + (f"; the log check, a ranking folder: {out / 'log_check'}"
+                                                       if result.log_check is not None else ""))
 
 
 def _save_figure(fig, path: Path) -> None:  # noqa: ANN001 - a matplotlib Figure, imported lazily

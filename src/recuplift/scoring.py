@@ -9,6 +9,7 @@ says how good that prediction was; elsewhere an A/B test does.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,16 +17,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .inference import mean_interval
 from .io import atomic_paths, to_json_safe, write_json, write_table
-from .ranking import (causal_ranking_metrics, check_policy_settings, exclusion_counts, list_keys, rerank,
-                      share_listing_everything, shared_with)
+from .ranking import (causal_ranking_metrics, check_policy_settings, dr_row, evaluate_rankings, exclusion_counts,
+                      list_keys, rerank, share_listing_everything, shared_with)
 from .schema import DataError, Problem, Roles, check_frame, offending_rows
 from .text import TextEncoder
 from .upliftmodel import UpliftModel
 
 IN_SAMPLE_WARNING_SHARE = 0.05  # candidate pairs already in the log above which their scores are called in-sample
 SCORES_FILES = ("scores.parquet", "ranking.parquet", "scores.json", "figures/policies.png")
+LOG_CHECK_FILES = ("log_check/ranking.json", "log_check/ranking.parquet")
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,15 @@ class CandidateScores:
     scores: pd.DataFrame  # one row per candidate row, in input order: ids, uplift (+ interval), relevance
     rankings: pd.DataFrame  # policy, user_id, [request,] item_id, rank, score
     report: dict[str, Any] = field(default_factory=dict)
+    log_check: dict[str, Any] | None = None  # the same lists on the log's users, held out: a ranking report
+    log_rankings: pd.DataFrame | None = None  # those lists
 
     def summary(self) -> pd.DataFrame:
         """One row per policy: predicted incremental outcomes per 1,000 users (95% interval where the model's
         second stage is linear), outcomes from the list per 1,000 users; on the log's own users, lists chosen the
         same way by held-out scores: their incremental outcomes measured from the DR scores (95% interval) and
-        predicted by the model; and the simulated truth's incremental outcomes where the candidates carry it."""
+        predicted by the model, and their measured gain over the current ranking; and the simulated truth's
+        incremental outcomes where the candidates carry it."""
         rows = {}
         for name, entry in self.report["policies"].items():
             row = {"predicted_incremental_per_1000_users": entry["predicted_incremental_per_1000_users"],
@@ -48,7 +52,8 @@ class CandidateScores:
                    "predicted_outcomes_per_1000_users": entry["predicted_outcomes_per_1000_users"]}
             check = entry["log_check"] or {}
             row.update({"log_measured_per_1000_users": check.get("estimate"), "log_ci_low": check.get("ci_low"),
-                        "log_ci_high": check.get("ci_high"), "log_predicted_per_1000_users": check.get("predicted")})
+                        "log_ci_high": check.get("ci_high"), "log_predicted_per_1000_users": check.get("predicted"),
+                        "log_gain_over_logging": check.get("gain_over_logging")})
             if "truth" in entry:
                 row["true_incremental_per_1000_users"] = entry["truth"]["incremental_per_1000_users"]
             rows[name] = row
@@ -62,8 +67,8 @@ class CandidateScores:
 
         return predicted_incremental(self.report)
 
-    def next_step(self) -> str:
-        """What these predictions can and cannot say, and how to measure them."""
+    def next_step(self, folder: str | Path = "OUT") -> str:
+        """What these predictions can and cannot say, and how to measure them (``folder``: where they were written)."""
         policies = self.report["policies"]
         best = max(policies, key=lambda name: policies[name]["predicted_incremental_per_1000_users"])
         line = (f"the model predicts the {best} lists cause the most ({_per_thousand(self.report, best)}); these are "
@@ -79,22 +84,35 @@ class CandidateScores:
         if share > IN_SAMPLE_WARNING_SHARE:
             line += (f"{share:.0%} of the candidate (user, item) pairs are rows of the log itself, scored in sample; "
                      f"for the log's own rows rank the audit's out-of-fold uplift instead (recuplift rank). ")
+        if check is not None:
+            return line + ("To measure a list, log it and audit it; to size its A/B test against the current "
+                           f"ranking from that measurement: recuplift plan --from-ranking "
+                           f"{Path(folder) / 'log_check'}")
         return line + ("To measure a list, log it and audit it; to size its A/B test against the current ranking, "
                        "rank the audited log (recuplift rank) and plan from that (recuplift plan --from-ranking).")
 
     def write(self, out_dir: str | Path) -> Path:
-        """``scores.parquet``, ``ranking.parquet``, ``scores.json`` and ``figures/policies.png``, replaced together
-        or not at all: a failed run never leaves one run's lists beside another's scores."""
+        """``scores.parquet``, ``ranking.parquet``, ``scores.json``, ``figures/policies.png`` and the log check as a
+        ranking folder of its own (``log_check/ranking.json`` and ``ranking.parquet``, what ``recuplift plan
+        --from-ranking`` and the ranking report read), replaced together or not at all: a failed run never leaves
+        one run's lists beside another's scores, and a run without a log check removes an earlier one's."""
         import matplotlib.pyplot as plt
 
         out = Path(out_dir)
+        checked = self.log_check is not None
         fig = self.plot_policies()
-        with atomic_paths(*(out / name for name in SCORES_FILES)) as paths:
+        names = [*SCORES_FILES, *(LOG_CHECK_FILES if checked else ())]
+        with atomic_paths(*(out / name for name in names)) as paths:
             write_table(self.scores, paths[0])
             write_table(self.rankings, paths[1])
             write_json(self.to_dict(), paths[2])
             fig.savefig(paths[3], dpi=110, format="png")
+            if checked:
+                write_json(to_json_safe(self.log_check), paths[4])
+                write_table(self.log_rankings, paths[5])
         plt.close(fig)
+        if not checked:
+            shutil.rmtree(out / "log_check", ignore_errors=True)
         return out
 
 
@@ -156,39 +174,44 @@ def _list_weights(frame: pd.DataFrame, ranking: pd.DataFrame, keys: list[str], s
 
 def _log_check(log: pd.DataFrame, model: UpliftModel, roles: Roles, policies: tuple[str, ...], k: int,
                blend: float, value: str | None, category: str | None, max_per_category: int | None,
-               per: str | None) -> dict[str, dict[str, float] | None]:
-    """Lists chosen the same way for the log's own users, from scores of second stages that did not see them,
-    valued from the doubly robust scores (per 1,000 users, 95% interval over users): a measurement beside the
-    prediction, and the model's held-out prediction for the same lists says how far its predictions run from it.
-    A value or category column the log lacks: that policy gets None, the cap is left out; a request column it lacks:
-    every policy gets None (per-user lists on the log would not be the candidates' per-request lists)."""
-    frame = pd.DataFrame({"user_id": log[roles.user_id].to_numpy(), "item_id": log[roles.item_id].to_numpy()})
+               per: str | None, n_bootstrap: int,
+               random_state: int) -> tuple[dict | None, dict[str, dict | None], pd.DataFrame | None]:
+    """Lists chosen the same way for the log's own users, from second stages that did not see them, valued off
+    policy as ``recuplift rank`` values an audit's (:func:`~recuplift.ranking.evaluate_rankings`, doubly robust,
+    bootstrap over users): a measurement beside the prediction. Returns that ranking report; per policy its DR
+    incremental outcomes and gain over the current ranking per 1,000 users, with what the model predicted for the
+    same lists (how far its predictions run from the measurement); and the lists. A value or category column the
+    log lacks: no check of the value policy, no cap on the log; a request column it lacks: no check at all
+    (per-user lists on the log are not the candidates' per-request lists)."""
     source = roles.request_id if per == "request_id" else per  # lists per request where the log has them too
     log_per = per if source is not None and source in log.columns else None
-    if per is not None and log_per is None:  # lists per request on the candidates, per user on the log: not alike
-        return dict.fromkeys(policies)
+    if per is not None and log_per is None:
+        return None, dict.fromkeys(policies), None
+    frame = pd.DataFrame({"user_id": log[roles.user_id].to_numpy(), "item_id": log[roles.item_id].to_numpy()})
     if log_per is not None:
         frame[log_per] = log[source].to_numpy()
-    frame = frame.join(model.held_out_)
     for column in (value, category):
         if column is not None and column in log.columns:
             frame[column] = log[column].to_numpy()
+    frame = frame.join(model.held_out_)
+    run = tuple(p for p in policies if p != "value" or value in frame.columns)
     cap = category if category in frame.columns else None
+    rankings, report = evaluate_rankings(frame, k=k, policies=run, blend=blend, value=value if "value" in run else None,
+                                         n_bootstrap=n_bootstrap, random_state=random_state, category=cap,
+                                         max_per_category=max_per_category if cap else None, per=log_per)
     keys = [*list_keys("user_id", log_per), "item_id"]
-    users = pd.factorize(frame["user_id"])[0]
-    checks: dict[str, dict[str, float] | None] = {}
-    for policy in policies:
-        if policy == "value" and value not in frame.columns:
-            checks[policy] = None
-            continue
-        ranking = rerank(frame, policy, k=k, blend=blend, value=value, category=cap,
-                         max_per_category=max_per_category if cap else None, per=log_per)
-        weights = _list_weights(frame, ranking, keys, 1.0)
-        measured = mean_interval(np.bincount(users, weights * frame["dr_score"].to_numpy()), None)
-        predicted = np.bincount(users, weights * frame["uplift"].to_numpy()).mean()
-        checks[policy] = {"estimate": 1000 * measured.estimate, "ci_low": 1000 * measured.ci_low,
-                          "ci_high": 1000 * measured.ci_high, "predicted": float(1000 * predicted)}
-    return checks
+    scale = 1000 / frame["user_id"].nunique()
+    checks: dict[str, dict | None] = dict.fromkeys(policies)
+    for policy in run:
+        measured = dr_row(report["policies"][policy]["incremental_per_user"])
+        gain = dr_row(report["policies"][policy]["gain_over_logging"])
+        weights = _list_weights(frame, rankings[rankings["policy"] == policy], keys, scale)
+        checks[policy] = {"estimate": 1000 * measured["estimate"], "ci_low": 1000 * measured["ci_low"],
+                          "ci_high": 1000 * measured["ci_high"],
+                          "predicted": float(weights @ frame["uplift"].to_numpy(float)),
+                          "gain_over_logging": 1000 * gain["estimate"], "gain_ci_low": 1000 * gain["ci_low"],
+                          "gain_ci_high": 1000 * gain["ci_high"]}
+    return report, checks, rankings
 
 
 def _number(value: float) -> float | None:
@@ -248,7 +271,8 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
         "policies": {}}
     if exclude is not None:
         report["exclusions"] = exclusion_counts(frame, exclude)
-    checks = _log_check(log, model, fitted, policies, k, blend, value, category, max_per_category, per)
+    log_report, checks, log_rankings = _log_check(log, model, fitted, policies, k, blend, value, category,
+                                                  max_per_category, per, n_bootstrap, random_state)
     for i, (name, ranking) in enumerate(rankings.items()):
         entry: dict[str, Any] = {
             "predicted_incremental_per_1000_users": float(sums.loc[i, "estimate"]),
@@ -260,4 +284,4 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
         if has_truth:
             entry["truth"] = causal_ranking_metrics(ranking, frame, k, n_bootstrap, random_state, per)
         report["policies"][name] = entry
-    return CandidateScores(scores, pd.concat(rankings.values(), ignore_index=True), report)
+    return CandidateScores(scores, pd.concat(rankings.values(), ignore_index=True), report, log_report, log_rankings)

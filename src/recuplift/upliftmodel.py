@@ -180,8 +180,9 @@ class SelectedUpliftRegressor(RegressorMixin, BaseEstimator):
 class UpliftModel(BaseEstimator):
     """``UpliftModel(roles).fit(log).predict(candidates)`` → ``uplift`` (with an interval where the second stage
     is linear, see :func:`linear_stage_covariance`) and ``relevance`` per row. ``held_out_`` keeps, per log row
-    in the log's order, the uplift of a second stage fitted without that row's user, the out-of-fold outcome if
-    shown and the doubly robust score: what a check of the model's lists on the log needs."""
+    in the log's order, what the audit's table holds: exposure, outcome, the propensity the weights use, the
+    uplift of a second stage fitted without that row's user, the out-of-fold outcome models and the doubly robust
+    score — so the model's lists can be valued on the log off policy, as ``recuplift rank`` values an audit's."""
 
     def __init__(self, roles: Roles | None = None, encoder: TextEncoder | None = None, n_folds: int = 3,
                  random_state: int = 0):
@@ -220,7 +221,9 @@ class UpliftModel(BaseEstimator):
         held_out = np.empty(len(dr))
         for train, test in folds(len(dr), groups, self.n_folds, self.random_state):
             held_out[test] = clone(self.uplift_model_).fit(F[train], dr[train]).predict(F[test])
-        self.held_out_ = pd.DataFrame({"uplift": held_out, "relevance": nuisances.mu1, "dr_score": dr})
+        self.held_out_ = pd.DataFrame({  # the audit's per-row table (causal.AuditResult.uplift), ranking's input
+            "exposed": t, "outcome": y, "propensity": nuisances.clipped_propensity(), "uplift": held_out,
+            "outcome_if_shown": nuisances.mu1, "outcome_if_not_shown": nuisances.mu0, "dr_score": dr})
         return self
 
     def _confounders(self, sets: AdjustmentSets) -> np.ndarray:
