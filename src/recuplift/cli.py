@@ -425,8 +425,9 @@ def score(
         typer.echo(line)
     typer.echo(result.next_step(out))
     typer.echo(f"wrote {out / 'scores.parquet'}, {out / 'ranking.parquet'}, {out / 'scores.json'} and "
-               f"{out / 'figures' / 'policies.png'}" + (f"; the log check, a ranking folder: {out / 'log_check'}"
-                                                       if result.log_check is not None else ""))
+               f"{out / 'figures' / 'policies.png'}" + (
+                   f"; the log check, a ranking folder: {out / 'log_check'} (its report: recuplift report "
+                   f"uplift_ranking -p ranking_dir={out / 'log_check'})" if result.log_check is not None else ""))
 
 
 def _save_figure(fig, path: Path) -> None:  # noqa: ANN001 - a matplotlib Figure, imported lazily
