@@ -19,7 +19,7 @@ import pandas as pd
 
 from .io import atomic_paths, to_json_safe, write_json, write_table
 from .ranking import (causal_ranking_metrics, check_policy_settings, dr_row, evaluate_rankings, exclusion_counts,
-                      list_keys, rerank, share_listing_everything, shared_with)
+                      list_keys, recommended_mask, rerank, share_listing_everything, shared_with)
 from .schema import DataError, Problem, Roles, check_frame, offending_rows
 from .text import TextEncoder
 from .upliftmodel import UpliftModel
@@ -164,12 +164,12 @@ def _novelty(log: pd.DataFrame, frame: pd.DataFrame, roles: Roles) -> dict[str, 
             "pairs_in_log": float(pairs.isin(logged).mean())}
 
 
-def _list_weights(frame: pd.DataFrame, ranking: pd.DataFrame, keys: list[str], scale: float) -> np.ndarray:
+def _list_weights(frame: pd.DataFrame, ranking: pd.DataFrame, per: str | None, scale: float) -> np.ndarray:
     """Each candidate row's weight in a list's total: ``scale`` per listed item, split evenly over the rows of a
     pair logged on several rows (the list scores it by their mean)."""
-    listed = pd.MultiIndex.from_frame(frame[keys]).isin(pd.MultiIndex.from_frame(ranking[keys]))
+    keys = [*list_keys("user_id", per), "item_id"]
     rows_per_pair = frame.groupby(keys, observed=True, dropna=False)["item_id"].transform("size").to_numpy(float)
-    return np.where(listed, scale / rows_per_pair, 0.0)
+    return recommended_mask(frame, ranking, per=per) * scale / rows_per_pair
 
 
 def _log_check(log: pd.DataFrame, model: UpliftModel, roles: Roles, policies: tuple[str, ...], k: int,
@@ -199,13 +199,12 @@ def _log_check(log: pd.DataFrame, model: UpliftModel, roles: Roles, policies: tu
     rankings, report = evaluate_rankings(frame, k=k, policies=run, blend=blend, value=value if "value" in run else None,
                                          n_bootstrap=n_bootstrap, random_state=random_state, category=cap,
                                          max_per_category=max_per_category if cap else None, per=log_per)
-    keys = [*list_keys("user_id", log_per), "item_id"]
     scale = 1000 / frame["user_id"].nunique()
     checks: dict[str, dict | None] = dict.fromkeys(policies)
     for policy in run:
         measured = dr_row(report["policies"][policy]["incremental_per_user"])
         gain = dr_row(report["policies"][policy]["gain_over_logging"])
-        weights = _list_weights(frame, rankings[rankings["policy"] == policy], keys, scale)
+        weights = _list_weights(frame, rankings[rankings["policy"] == policy], log_per, scale)
         checks[policy] = {"estimate": 1000 * measured["estimate"], "ci_low": 1000 * measured["ci_low"],
                           "ci_high": 1000 * measured["ci_high"],
                           "predicted": float(weights @ frame["uplift"].to_numpy(float)),
@@ -259,8 +258,7 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
     rankings = {policy: rerank(frame, policy, k=k, blend=blend, value=value, exclude=exclude, category=category,
                                max_per_category=max_per_category, per=per) for policy in policies}
     n_users = frame["user_id"].nunique()
-    keys = [*list_keys("user_id", per), "item_id"]
-    weights = np.vstack([_list_weights(frame, ranking, keys, 1000 / n_users) for ranking in rankings.values()])
+    weights = np.vstack([_list_weights(frame, ranking, per, 1000 / n_users) for ranking in rankings.values()])
     sums = model.predict_sums(candidates.reset_index(drop=True), weights)
     outcomes = weights @ frame["relevance"].to_numpy(float)
     report: dict[str, Any] = {
