@@ -50,6 +50,11 @@ CovariatesOpt = Annotated[Optional[str], typer.Option("--covariates", help="Comm
 ModifiersOpt = Annotated[Optional[str], typer.Option("--modifiers", help="Comma-separated effect modifiers.")]
 ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="Local Hugging Face model folder for the text columns (default all-MiniLM-L6-v2).")]
 PoolingOpt = Annotated[str, typer.Option("--pooling", help="Token pooling: mean, cls or last (decoders).")]
+# List flags, shared by the commands that build top-k lists (rank, score).
+KOpt = Annotated[int, typer.Option("--k", help="List length per user.")]
+PoliciesOpt = Annotated[Optional[str], typer.Option("--policies", help="Comma-separated: relevance, uplift, blend, value.  [default: relevance,uplift,blend, and value with --value]")]
+BlendOpt = Annotated[float, typer.Option("--blend", help="λ in (1 − λ)·z(relevance) + λ·z(uplift).")]
+MaxPerCategoryOpt = Annotated[Optional[int], typer.Option("--max-per-category", min=1, help="At most this many items of one category per list.")]
 
 
 def _output_folder(value: Path | None) -> Path | None:
@@ -287,15 +292,15 @@ def rank(
     data: Annotated[str, typer.Argument(help="The audited log (adds true_* and value columns when present).")],
     uplift: Annotated[Path, typer.Option("--uplift", help="AUDIT_DIR/uplift.parquet from `recuplift audit`.")],
     out: Annotated[Path, typer.Option("--out", callback=_output_folder, help="Folder for ranking.parquet and ranking.json.")],
-    k: Annotated[int, typer.Option("--k", help="List length per user.")] = 5,
-    policies: Annotated[Optional[str], typer.Option(help="Comma-separated: relevance, uplift, blend, value.  [default: relevance,uplift,blend, and value with --value]")] = None,
-    blend: Annotated[float, typer.Option(help="λ in (1 − λ)·z(relevance) + λ·z(uplift).")] = 0.5,
+    k: KOpt = 5,
+    policies: PoliciesOpt = None,
+    blend: BlendOpt = 0.5,
     value: Annotated[Optional[str], typer.Option(help="Per-item value column for the 'value' policy (e.g. price).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of users for intervals.")] = 200,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Random seed.")] = 0,
     exclude: Annotated[Optional[str], typer.Option("--exclude", help="Table of (user, item) pairs never to show, e.g. already bought: Parquet, CSV, JSON Lines or file.duckdb::table, with the log's id columns.")] = None,
     category: Annotated[Optional[str], typer.Option("--category", help="Category column of the log, for --max-per-category.")] = None,
-    max_per_category: Annotated[Optional[int], typer.Option("--max-per-category", min=1, help="At most this many items of one category per list.")] = None,
+    max_per_category: MaxPerCategoryOpt = None,
     per: Annotated[Optional[str], typer.Option("--per", help="Request column of the log: one list per request instead of one per user.")] = None,
 ) -> None:
     """Rerank candidates by relevance, uplift or a blend; estimate each list's value off policy."""
@@ -366,13 +371,13 @@ def score(
     propensity: PropensityOpt = "propensity", position: PositionOpt = "position",
     user_id: UserOpt = "user_id", item_id: ItemOpt = "item_id", request_id: RequestOpt = None, text: TextOpt = None,
     covariates: CovariatesOpt = None, modifiers: ModifiersOpt = None,
-    k: Annotated[int, typer.Option("--k", help="List length per user.")] = 5,
-    policies: Annotated[Optional[str], typer.Option(help="Comma-separated: relevance, uplift, blend, value.  [default: relevance,uplift,blend, and value with --value]")] = None,
-    blend: Annotated[float, typer.Option(help="λ in (1 − λ)·z(relevance) + λ·z(uplift).")] = 0.5,
+    k: KOpt = 5,
+    policies: PoliciesOpt = None,
+    blend: BlendOpt = 0.5,
     value: Annotated[Optional[str], typer.Option(help="Per-item value column of the candidates for the 'value' policy (e.g. price).")] = None,
     exclude: Annotated[Optional[str], typer.Option("--exclude", help="Table of (user, item) pairs never to show, with the log's id columns.")] = None,
     category: Annotated[Optional[str], typer.Option("--category", help="Category column of the candidates, for --max-per-category.")] = None,
-    max_per_category: Annotated[Optional[int], typer.Option("--max-per-category", min=1, help="At most this many items of one category per list.")] = None,
+    max_per_category: MaxPerCategoryOpt = None,
     per: Annotated[Optional[str], typer.Option("--per", help="Request column of the candidates: one list per request instead of one per user.")] = None,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Random seed; same seed, same scores.")] = 0,
     model: ModelOpt = None,
