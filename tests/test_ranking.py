@@ -222,6 +222,8 @@ def test_ranking_next_step_weighs_the_best_list_against_the_current_ranking():
     assert level.startswith("The best list, uplift, causes +520.0 [+420.0, +620.0] per 1,000 users, but this log "
                             "cannot tell it from the current ranking (the current ranking causes +500.0 [+400.0, "
                             "+600.0] per 1,000 users; the gain: +20.0 [-50.0, +90.0] per 1,000 users)")
+    revenue = ranking_next_step(report((9.5705, 8.5165, 10.6184)))  # a continuous outcome: thousands grouped
+    assert "+9,570.5 [+8,516.5, +10,618.4] per 1,000 users more than the current ranking" in revenue
     behind = ranking_next_step(report((-0.1, -0.15, -0.05)))
     assert "fewer than the current ranking" in behind and "keep the current ranking" in behind
     longer = ranking_next_step(report((0.02, -0.05, 0.09), items=6.2))  # the logger shows more items than k

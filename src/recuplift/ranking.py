@@ -355,7 +355,7 @@ def recommended_row(value: dict) -> dict:
 
 def per_thousand(row: dict) -> str:
     """An estimate and its interval, per user, said per 1,000 users."""
-    return f"{1000 * row['estimate']:+.1f} [{1000 * row['ci_low']:+.1f}, {1000 * row['ci_high']:+.1f}] per 1,000 users"
+    return f"{1000 * row['estimate']:+,.1f} [{1000 * row['ci_low']:+,.1f}, {1000 * row['ci_high']:+,.1f}] per 1,000 users"
 
 
 def best_policy(report: dict) -> str | None:
