@@ -116,6 +116,13 @@ def test_candidates_lacking_a_column_fail_before_the_model_is_fitted(log_and_fre
     blank = fresh.assign(user_id=fresh["user_id"].where(np.arange(len(fresh)) != 5))
     with pytest.raises(DataError, match="missing user id"):
         score_candidates(observed, blank)
+    # columns of the wrong kind, found before the fit too: a value that is no number, a numeric covariate as text
+    with pytest.raises(ValueError, match="value column 'category' must hold a finite number"):
+        score_candidates(observed, fresh, value="category")
+    typo = fresh.assign(price=fresh["price"].astype(str).where(np.arange(len(fresh)) != 7, "n/a"))
+    with pytest.raises(DataError, match="'price': was numeric") as err:
+        score_candidates(observed, typo)
+    assert err.value.problems[0].rows[:1] == (7,)
 
 
 def test_scoring_the_log_itself_is_called_in_sample(log_and_fresh):

@@ -30,7 +30,7 @@ def _zscore(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / sd if sd > 0 else np.zeros_like(values)
 
 
-def _score_column(candidates: pd.DataFrame, column: str, role: str) -> np.ndarray:
+def score_column(candidates: pd.DataFrame, column: str, role: str) -> np.ndarray:
     """A column a policy ranks by, as floats: missing values would sort last, or zero a blend's whole z-score."""
     if column not in candidates.columns:
         raise ValueError(f"{role} column '{column}' is not in the candidates; "
@@ -48,18 +48,18 @@ def _score_column(candidates: pd.DataFrame, column: str, role: str) -> np.ndarra
 def policy_scores(candidates: pd.DataFrame, policy: Policy, blend: float = 0.5, value: str | None = None) -> np.ndarray:
     """The score each candidate is ranked by under ``policy``."""
     if policy == "relevance":
-        return _score_column(candidates, "relevance", "relevance")
+        return score_column(candidates, "relevance", "relevance")
     if policy == "uplift":
-        return _score_column(candidates, "uplift", "uplift")
+        return score_column(candidates, "uplift", "uplift")
     if policy == "blend":
         if not 0 <= blend <= 1:
             raise ValueError(f"blend λ must lie in [0, 1]; got {blend}")
-        return ((1 - blend) * _zscore(_score_column(candidates, "relevance", "relevance"))
-                + blend * _zscore(_score_column(candidates, "uplift", "uplift")))
+        return ((1 - blend) * _zscore(score_column(candidates, "relevance", "relevance"))
+                + blend * _zscore(score_column(candidates, "uplift", "uplift")))
     if policy == "value":
         if value is None:
             raise ValueError("the 'value' policy needs a per-item value column (e.g. price or margin)")
-        return _score_column(candidates, "uplift", "uplift") * _score_column(candidates, value, "value")
+        return score_column(candidates, "uplift", "uplift") * score_column(candidates, value, "value")
     raise ValueError(unknown_choice("policy", policy, POLICIES))
 
 

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from .io import atomic_paths, to_json_safe, write_json, write_table
+from .features import TabularEncoder
 from .ranking import (causal_ranking_metrics, check_policy_settings, dr_row, evaluate_rankings, exclusion_counts,
-                      list_keys, recommended_mask, rerank, share_listing_everything, shared_with)
+                      list_keys, recommended_mask, rerank, score_column, share_listing_everything, shared_with)
 from .schema import DataError, Problem, Roles, check_frame, offending_rows
 from .text import TextEncoder
 from .upliftmodel import UpliftModel
@@ -250,6 +251,10 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
                          for c in missing])
     has_truth = "true_uplift" in candidates.columns
     frame = _candidate_frame(candidates, fitted, [*dict.fromkeys(extra), *(["true_uplift"] if has_truth else [])])
+    if value is not None:
+        score_column(frame, value, "value")
+    # a column the log holds as numbers must hold numbers in the candidates: said now, not after the fit
+    TabularEncoder(tuple(dict.fromkeys([*(fitted.covariates or ()), *fitted.modifiers]))).fit(log).transform(candidates)
     model = UpliftModel(roles, encoder=encoder, random_state=random_state).fit(log)
     predicted = model.predict(candidates.reset_index(drop=True))
     scores = pd.concat([frame[[c for c in ("user_id", "item_id", "request_id") if c in frame.columns]],
