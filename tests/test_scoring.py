@@ -125,17 +125,17 @@ def test_candidates_lacking_a_column_fail_before_the_model_is_fitted(log_and_fre
     assert err.value.problems[0].rows[:1] == (7,)
 
 
-def test_scoring_the_log_itself_is_called_in_sample(log_and_fresh):
+def test_scoring_the_log_itself_is_called_in_sample(log_and_fresh, capsys):
     observed, _ = log_and_fresh
-    result = score_candidates(observed.head(1200), observed.head(1200), k=3, policies=("uplift",),
-                              encoder=TextEncoder(progress=False))
+    result = score_candidates(observed.head(1200), observed.head(1200), k=3, policies=("uplift",), progress=False)
+    assert capsys.readouterr().err == ""  # no stage bar, and no text encoder's bar either
     assert result.report["candidates"]["pairs_in_log"] == 1.0
     assert "in sample" in result.next_step() and "recuplift rank" in result.next_step()
     assert "truth" not in result.report["policies"]["uplift"]
 
 
 @pytest.mark.parametrize("how", ["role", "per"])
-def test_one_list_per_request_from_the_request_role_or_a_candidate_column(log_and_fresh, how):
+def test_one_list_per_request_from_the_request_role_or_a_candidate_column(log_and_fresh, how, capsys):
     observed, fresh = log_and_fresh
 
     def requests(frame: pd.DataFrame) -> pd.DataFrame:
@@ -144,6 +144,8 @@ def test_one_list_per_request_from_the_request_role_or_a_candidate_column(log_an
     roles = Roles(text=(), request_id="req" if how == "role" else None)
     result = score_candidates(requests(observed), requests(fresh), roles, k=2, policies=("uplift",),
                               per=None if how == "role" else "req", random_state=0)
+    bar = capsys.readouterr().err  # the stages, named as they run
+    assert "score" in bar and "fitting on the log's" in bar and "3/3" in bar
     lists = result.rankings
     column = "request_id" if how == "role" else "req"
     assert lists.groupby(column).size().eq(2).all() and lists.groupby("user_id").size().eq(4).all()

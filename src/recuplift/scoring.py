@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .io import atomic_paths, to_json_safe, write_json, write_table
 from .features import TabularEncoder
@@ -224,7 +225,7 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
                      value: str | None = None, exclude: pd.DataFrame | None = None, category: str | None = None,
                      max_per_category: int | None = None, per: str | None = None,
                      encoder: TextEncoder | None = None, n_bootstrap: int = 200,
-                     random_state: int = 0) -> CandidateScores:
+                     random_state: int = 0, progress: bool = True) -> CandidateScores:
     """Learn uplift and relevance from ``log`` (roles as the audit reads them), score ``candidates`` (the log's
     id, covariate and text columns; no exposure or outcome needed) and build each policy's top-``k`` lists
     (default: relevance, uplift and blend, and value with ``value``).
@@ -233,7 +234,9 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
     (``exclude`` with the contract's names ``user_id, item_id``; ``value``, ``category`` and ``per`` name candidate
     columns, ``per`` defaulting to the log's request role, so one list per request). The
     report has, per policy, the predicted incremental outcomes and outcomes from the list per 1,000 users and,
-    when the candidates carry ``true_uplift``, the causal ranking metrics against it.
+    when the candidates carry ``true_uplift``, the causal ranking metrics against it. ``progress`` shows a bar
+    naming the stage (fitting on the log takes most of the time; ``False`` quiets the text encoder's bar too,
+    unless an encoder of the caller's own is given).
     """
     if policies is None:  # a value column asks for the policy that ranks by it
         policies = ("relevance", "uplift", "blend", *(("value",) if value is not None else ()))
@@ -255,36 +258,44 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
         score_column(frame, value, "value")
     # a column the log holds as numbers must hold numbers in the candidates: said now, not after the fit
     TabularEncoder(tuple(dict.fromkeys([*(fitted.covariates or ()), *fitted.modifiers]))).fit(log).transform(candidates)
-    model = UpliftModel(roles, encoder=encoder, random_state=random_state).fit(log)
-    predicted = model.predict(candidates.reset_index(drop=True))
-    scores = pd.concat([frame[[c for c in ("user_id", "item_id", "request_id") if c in frame.columns]],
-                        predicted.reset_index(drop=True)], axis=1)
-    frame = frame.join(predicted[["uplift", "relevance"]].reset_index(drop=True))
-    rankings = {policy: rerank(frame, policy, k=k, blend=blend, value=value, exclude=exclude, category=category,
-                               max_per_category=max_per_category, per=per) for policy in policies}
-    n_users = frame["user_id"].nunique()
-    weights = np.vstack([_list_weights(frame, ranking, per, 1000 / n_users) for ranking in rankings.values()])
-    sums = model.predict_sums(candidates.reset_index(drop=True), weights)
-    outcomes = weights @ frame["relevance"].to_numpy(float)
-    report: dict[str, Any] = {
-        "k": k, "log_rows": len(log), "candidates": _novelty(log, frame, fitted),
-        "lists_showing_every_candidate": share_listing_everything(frame, k, per),
-        "settings": {"policies": list(policies), "blend": blend, "value": value, "category": category,
-                     "max_per_category": max_per_category, "per": per, "random_state": random_state},
-        "policies": {}}
-    if exclude is not None:
-        report["exclusions"] = exclusion_counts(frame, exclude)
-    log_report, checks, log_rankings = _log_check(log, model, fitted, policies, k, blend, value, category,
-                                                  max_per_category, per, n_bootstrap, random_state)
-    for i, (name, ranking) in enumerate(rankings.items()):
-        entry: dict[str, Any] = {
-            "predicted_incremental_per_1000_users": float(sums.loc[i, "estimate"]),
-            "predicted_incremental_ci_low": _number(sums.loc[i, "ci_low"]),
-            "predicted_incremental_ci_high": _number(sums.loc[i, "ci_high"]),
-            "predicted_outcomes_per_1000_users": float(outcomes[i]), "log_check": checks[name]}
-        if "relevance" in rankings and name != "relevance":
-            entry["shared_with_relevance"] = shared_with(ranking, rankings["relevance"], per)
-        if has_truth:
-            entry["truth"] = causal_ranking_metrics(ranking, frame, k, n_bootstrap, random_state, per)
-        report["policies"][name] = entry
+    if encoder is None and not progress:
+        encoder = TextEncoder(progress=False)
+    with tqdm(total=3, desc="score", disable=not progress, postfix=f"fitting on the log's {len(log):,} rows") as stages:
+        model = UpliftModel(roles, encoder=encoder, random_state=random_state).fit(log)
+        stages.update()
+        stages.set_postfix_str(f"scoring {len(candidates):,} candidates and building their lists")
+        predicted = model.predict(candidates.reset_index(drop=True))
+        scores = pd.concat([frame[[c for c in ("user_id", "item_id", "request_id") if c in frame.columns]],
+                            predicted.reset_index(drop=True)], axis=1)
+        frame = frame.join(predicted[["uplift", "relevance"]].reset_index(drop=True))
+        rankings = {policy: rerank(frame, policy, k=k, blend=blend, value=value, exclude=exclude, category=category,
+                                   max_per_category=max_per_category, per=per) for policy in policies}
+        n_users = frame["user_id"].nunique()
+        weights = np.vstack([_list_weights(frame, ranking, per, 1000 / n_users) for ranking in rankings.values()])
+        sums = model.predict_sums(candidates.reset_index(drop=True), weights)
+        outcomes = weights @ frame["relevance"].to_numpy(float)
+        report: dict[str, Any] = {
+            "k": k, "log_rows": len(log), "candidates": _novelty(log, frame, fitted),
+            "lists_showing_every_candidate": share_listing_everything(frame, k, per),
+            "settings": {"policies": list(policies), "blend": blend, "value": value, "category": category,
+                         "max_per_category": max_per_category, "per": per, "random_state": random_state},
+            "policies": {}}
+        if exclude is not None:
+            report["exclusions"] = exclusion_counts(frame, exclude)
+        stages.update()
+        stages.set_postfix_str(f"checking the lists on the log ({n_bootstrap} bootstrap resamples)")
+        log_report, checks, log_rankings = _log_check(log, model, fitted, policies, k, blend, value, category,
+                                                      max_per_category, per, n_bootstrap, random_state)
+        for i, (name, ranking) in enumerate(rankings.items()):
+            entry: dict[str, Any] = {
+                "predicted_incremental_per_1000_users": float(sums.loc[i, "estimate"]),
+                "predicted_incremental_ci_low": _number(sums.loc[i, "ci_low"]),
+                "predicted_incremental_ci_high": _number(sums.loc[i, "ci_high"]),
+                "predicted_outcomes_per_1000_users": float(outcomes[i]), "log_check": checks[name]}
+            if "relevance" in rankings and name != "relevance":
+                entry["shared_with_relevance"] = shared_with(ranking, rankings["relevance"], per)
+            if has_truth:
+                entry["truth"] = causal_ranking_metrics(ranking, frame, k, n_bootstrap, random_state, per)
+            report["policies"][name] = entry
+        stages.update()
     return CandidateScores(scores, pd.concat(rankings.values(), ignore_index=True), report, log_report, log_rankings)
