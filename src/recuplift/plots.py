@@ -17,6 +17,13 @@ def _literal(text: object) -> str:
     return str(text).replace("$", r"\$")
 
 
+def _grouped_thousands(axis: Any) -> None:  # noqa: ANN401 - a matplotlib Axis
+    """Tick labels with thousands grouped (12,000, not 12000): per-1,000-user counts of revenue run to five digits."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.6g}"))
+
+
 def _interval_rows(ax: Any, labels: list[str], estimate: Any, low: Any, high: Any,  # noqa: ANN401 - an Axes
                    label: str | None = None, reference: tuple[float, str, str] | None = None,
                    highlight: int | None = None) -> np.ndarray:
@@ -132,6 +139,7 @@ def feedback_loop(table: pd.DataFrame) -> Figure:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rounds are whole: no tick at round 0.2
     ax.set_xlabel("round (0 = the original logger)")
     ax.set_ylabel("incremental outcomes per 1,000 users")
+    _grouped_thousands(ax.yaxis)
     ax.set_title("Feedback loop: what each round's recommendations caused")
     ax.legend()
     fig.tight_layout()
@@ -221,6 +229,7 @@ def policy_incremental(report: dict[str, Any]) -> Figure:
     if all(t is not None for t in truths):
         ax.scatter(1000 * np.array(truths), y, marker="x", color="#d62728", zorder=3, label="simulated truth")
     ax.set_xlabel(f"incremental outcomes per 1,000 users from the top-{report['k']} list")
+    _grouped_thousands(ax.xaxis)
     ax.set_title("What each ranking would cause")
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
@@ -257,6 +266,7 @@ def predicted_incremental(report: dict[str, Any]) -> Figure:
     ax.set_yticks(y, [_literal(n) for n in names])
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_xlabel(f"incremental outcomes per 1,000 users from the top-{report['k']} list")
+    _grouped_thousands(ax.xaxis)
     ax.set_title("What each ranking of the fresh candidates is predicted to cause")
     ax.set_ylim(-0.6, len(names) + 0.6)  # a free band above the top bar holds the legend
     ax.legend(loc="upper right", fontsize=8)
