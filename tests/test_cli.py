@@ -388,6 +388,8 @@ def test_score_command_writes_scores_lists_report_and_figure(tmp_path):
     assert "not measurements" in done.stdout
     report = json.loads((out / "scores.json").read_text())
     assert set(report["policies"]) == {"relevance", "uplift", "blend", "value"}
+    assert set(report["seconds"]) == {"fit", "scores_and_lists", "log_check"} and report["seconds"]["fit"] > 0
+    assert "seconds per stage: fit " in done.stdout
     lists = pd.read_parquet(out / "ranking.parquet")
     shelves = lists.merge(pd.read_csv(tmp_path / "fresh.csv")[["user_id", "item_id", "shelf"]].drop_duplicates(
         ["user_id", "item_id"]), on=["user_id", "item_id"])

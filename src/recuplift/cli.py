@@ -429,6 +429,8 @@ def score(
             line += f"  (true {entry['truth']['incremental_per_1000_users']:+,.0f})"
         typer.echo(line)
     typer.echo(result.next_step(out))
+    typer.echo("seconds per stage: " + ", ".join(f"{name.replace('_', ' ')} {value:.1f}"
+                                                 for name, value in result.report["seconds"].items()))
     typer.echo(f"wrote {out / 'scores.parquet'}, {out / 'ranking.parquet'}, {out / 'scores.json'} and "
                f"{out / 'figures' / 'policies.png'}" + (
                    f"; the log check, a ranking folder: {out / 'log_check'} (its report: recuplift report "

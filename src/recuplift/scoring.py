@@ -10,6 +10,7 @@ says how good that prediction was; elsewhere an A/B test does.
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -234,7 +235,8 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
     (``exclude`` with the contract's names ``user_id, item_id``; ``value``, ``category`` and ``per`` name candidate
     columns, ``per`` defaulting to the log's request role, so one list per request). The
     report has, per policy, the predicted incremental outcomes and outcomes from the list per 1,000 users and,
-    when the candidates carry ``true_uplift``, the causal ranking metrics against it. ``progress`` shows a bar
+    when the candidates carry ``true_uplift``, the causal ranking metrics against it; ``seconds`` times the stages
+    (the log check's includes the truth's metrics). ``progress`` shows a bar
     naming the stage (fitting on the log takes most of the time; ``False`` quiets the text encoder's bar too,
     unless an encoder of the caller's own is given).
     """
@@ -261,7 +263,9 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
     if encoder is None and not progress:
         encoder = TextEncoder(progress=False)
     with tqdm(total=3, desc="score", disable=not progress, postfix=f"fitting on the log's {len(log):,} rows") as stages:
+        started = time.perf_counter()
         model = UpliftModel(roles, encoder=encoder, random_state=random_state).fit(log)
+        seconds = {"fit": time.perf_counter() - started}
         stages.update()
         stages.set_postfix_str(f"scoring {len(candidates):,} candidates and building their lists")
         predicted = model.predict(candidates.reset_index(drop=True))
@@ -282,6 +286,7 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
             "policies": {}}
         if exclude is not None:
             report["exclusions"] = exclusion_counts(frame, exclude)
+        seconds["scores_and_lists"] = time.perf_counter() - started - seconds["fit"]
         stages.update()
         stages.set_postfix_str(f"checking the lists on the log ({n_bootstrap} bootstrap resamples)")
         log_report, checks, log_rankings = _log_check(log, model, fitted, policies, k, blend, value, category,
@@ -297,5 +302,7 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
             if has_truth:
                 entry["truth"] = causal_ranking_metrics(ranking, frame, k, n_bootstrap, random_state, per)
             report["policies"][name] = entry
+        seconds["log_check"] = time.perf_counter() - started - sum(seconds.values())
+        report["seconds"] = seconds
         stages.update()
     return CandidateScores(scores, pd.concat(rankings.values(), ignore_index=True), report, log_report, log_rankings)
