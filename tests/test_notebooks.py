@@ -184,9 +184,9 @@ def test_the_ranking_report_on_an_analysts_own_rank_folder(tmp_path, audited_log
     html = render_report("uplift_ranking", "r.html", {"ranking_dir": "rank", "rounds": 0})
     text = html.read_text()
     dr = next(r for r in report["policies"]["uplift"]["incremental_per_user"] if r["estimator"] == "dr")
-    assert "Top-3 lists per user from" in text and f"{1000 * dr['estimate']:.1f}" in text  # its numbers, shown
+    assert "Top-3 lists per user from" in text and f"{1000 * dr['estimate']:,.1f}" in text  # its numbers, shown
     gain = next(r for r in report["policies"]["uplift"]["gain_over_logging"] if r["estimator"] == "dr")
-    assert "gain per 1,000 users over the current ranking" in text and f"{1000 * gain['estimate']:.1f}" in text
+    assert "gain per 1,000 users over the current ranking" in text and f"{1000 * gain['estimate']:,.1f}" in text
     assert "true incremental" not in text and "No feedback loop was asked for" in text and "Traceback" not in text
     with pytest.raises(ReportError, match="no ranking output at"):
         render_report("uplift_ranking", tmp_path / "s.html", {"ranking_dir": str(tmp_path / "nowhere"), "rounds": 0})
