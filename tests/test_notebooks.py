@@ -98,6 +98,8 @@ def test_every_notebook_executes_and_renders(name, tmp_path):
     outputs = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.outputs]
     assert outputs and not [o for o in outputs if o.output_type == "error"] and "Traceback" not in text
     assert "In&nbsp;[" not in text and "import " not in text  # code cells are not rendered
+    heading = next(o.data["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))
+    assert f"<title>recuplift: {heading.splitlines()[0][2:].strip()}</title>" in text  # the tab said "Notebook"
     assert _embedded_figures(text) >= FIGURES[name]  # rendered inline, not swallowed by a backend switch
     if name == "audit":
         _screenshot_is_a_rendered_page(html, tmp_path)

@@ -182,11 +182,26 @@ def render_report(name: str, out_html: str | Path, parameters: dict[str, Any] | 
             shutil.move(staged, executed)  # the failed notebook is the evidence; no HTML is written
             raise ReportError(f"{notebook.name}, cell {err.exec_count}: {err.ename}: {err.evalue}") from None
         exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-        body, _ = exporter.from_notebook_node(nbformat.read(staged, as_version=4))
+        node = nbformat.read(staged, as_version=4)
+        node.metadata["title"] = f"recuplift: {report_heading(node) or notebook.stem}"  # nbconvert's tab title
+        body, _ = exporter.from_notebook_node(node)
         shutil.move(staged, executed)
     with atomic_path(out_html) as tmp_html:
         tmp_html.write_text(body, encoding="utf-8")
     return out_html
+
+
+def report_heading(node: Any) -> str | None:  # noqa: ANN401 - an nbformat NotebookNode
+    """The first top-level heading the reader sees (a markdown cell's or a displayed one's), for the page title: the
+    browser tab said "Notebook" on every report."""
+    for cell in node.cells:
+        texts = [cell.source] if cell.cell_type == "markdown" else [
+            output.get("data", {}).get("text/markdown", "") for output in cell.get("outputs", [])]
+        for text in texts:
+            for line in str(text).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return None
 
 
 # the reports' look (nbconvert's sans-serif, light rules), so the landing page does not read as a bare draft
