@@ -77,6 +77,19 @@ def test_uplift_rows_follow_input_order_and_figures_exist(audited):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
 
 
+def test_rows_missing_a_category_are_a_group_of_their_own():
+    data = simulate(n_users=80, n_candidates=6, n_items=40, seed=4).data.drop(columns=["item_text", "user_text"])
+    anonymous = data["user_id"].isin(data["user_id"].unique()[:30])  # users without a segment: 180 rows
+    data = data.assign(category=data["category"].astype("category").where(~anonymous))
+    result = Audit(estimators=("naive", "aipw"), run_refuters=False, progress=False).fit(data)
+    missing = [row for row in result.heterogeneity["by_group"] if row["column"] == "category"
+               and row["level"] == "(missing)"]
+    assert len(missing) == 1 and missing[0]["rows"] == anonymous.sum()
+    assert missing[0]["estimate"] == pytest.approx(result.uplift.loc[anonymous, "dr_score"].mean())
+    labels = [label.get_text() for label in result.plot_groups().axes[0].get_yticklabels()]
+    assert f"category = (missing) ({anonymous.sum():,})" in labels
+
+
 def test_labels_from_the_data_are_drawn_as_written_not_as_maths(tmp_path):
     # a level or a column with '$…$' was read as mathtext: '$5-$10' lost its dollars, '$\\frac$' stopped the
     # figures — and with them the audit's write, after the whole run

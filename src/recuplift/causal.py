@@ -45,6 +45,7 @@ from .upliftmodel import PLUG_IN_COLUMNS, LinearStageInterval, fit_uplift_regres
 
 DEFAULT_ESTIMATORS = ("naive", "ipw", "aipw", "linear_dml")
 REFUTATION_MAX_ROWS = 20_000
+MISSING_LEVEL = "(missing)"  # the group effect of rows without a value in the column
 
 
 AUDIT_OUTPUTS = frozenset({"results.json", "uplift.parquet", "figures"})
@@ -593,7 +594,10 @@ class Audit(BaseEstimator):
         candidates = [c for c in (*(self.roles_.covariates or ()), *self.roles_.modifiers)
                       if not pd.api.types.is_numeric_dtype(self.data_[c]) or self.data_[c].nunique() <= 10]
         for col in dict.fromkeys(candidates):
-            for level, idx in self.data_.groupby(col, observed=True).indices.items():
+            levels = list(self.data_.groupby(col, observed=True).indices.items())
+            # rows missing the column are a group of their own (anonymous users, items never categorized)
+            levels.append((MISSING_LEVEL, np.flatnonzero(self.data_[col].isna().to_numpy())))
+            for level, idx in levels:
                 if len(idx) < 30:
                     continue
                 interval = mean_interval(self.dr_[idx], None if self.groups_ is None else self.groups_[idx])
