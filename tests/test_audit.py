@@ -73,7 +73,7 @@ def test_uplift_rows_follow_input_order_and_figures_exist(audited):
     assert with_interval.any() and with_interval.eq(uplift["uplift_ci_high"].notna()).all()
     inside = uplift[with_interval]
     assert ((inside["uplift_ci_low"] < inside["uplift"]) & (inside["uplift"] < inside["uplift_ci_high"])).all()
-    for name in ("ladder", "overlap", "balance", "uplift_deciles", "qini", "groups", "graph"):
+    for name in ("ladder", "overlap", "balance", "uplift_deciles", "qini", "groups", "drivers", "graph"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
 
 
@@ -115,6 +115,18 @@ def test_group_effects_are_drawn_level_by_level(audited):
     assert {f"category = {row['level']} ({row['rows']:,})" for row in by_group} <= set(labels)
     empty = plots.group_effects([], 0.01)  # no categorical column: said, not an empty axis
     assert not empty.axes[0].axison and "no categorical column" in empty.axes[0].texts[0].get_text()
+
+
+def test_the_drivers_figure_ranks_the_trees_features(audited):
+    from recuplift import plots
+
+    _, result, _ = audited
+    importances = result.heterogeneity["drivers"]["importances"]
+    fig = result.plot_drivers()
+    labels = [label.get_text() for label in fig.axes[0].get_yticklabels()]
+    assert labels[-1] == max(importances, key=importances.get) and len(labels) == len(importances)  # largest on top
+    empty = plots.drivers({})  # a constant prediction: said, not an empty axis
+    assert not empty.axes[0].axison and "no feature drives it" in empty.axes[0].texts[0].get_text()
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ SMALL = {
     "ihdp_benchmark": {"realizations": 1, "estimators": "t_learner"},
 }
 # figures each report shows at least
-FIGURES = {"audit": 6, "text_confounders": 2, "uplift_ranking": 2, "ab_test_planning": 1,
+FIGURES = {"audit": 7, "text_confounders": 2, "uplift_ranking": 2, "ab_test_planning": 1,
            "open_bandit_validation": 1, "ihdp_benchmark": 1}
 
 

@@ -211,6 +211,9 @@ class AuditResult:
     def plot_groups(self):  # noqa: ANN201
         return plots.group_effects(self.heterogeneity["by_group"], self.ate["estimate"])
 
+    def plot_drivers(self):  # noqa: ANN201
+        return plots.drivers(self.heterogeneity["drivers"]["importances"])
+
     def plot_graph(self):  # noqa: ANN201
         return plots.causal_graph(self._figure_data("graph_groups"), self.roles.treatment, self.roles.outcome,
                                   list(self.roles.modifiers))
@@ -230,7 +233,7 @@ class AuditResult:
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
             (staging / "figures").mkdir()
-            for name in ("ladder", "overlap", "balance", "uplift_deciles", "qini", "groups", "graph"):
+            for name in ("ladder", "overlap", "balance", "uplift_deciles", "qini", "groups", "drivers", "graph"):
                 fig = getattr(self, f"plot_{name}")()
                 fig.savefig(staging / "figures" / f"{name}.png", dpi=110, format="png")
                 plt.close(fig)

@@ -109,6 +109,26 @@ def uplift_deciles(table: pd.DataFrame) -> Figure:
     return fig
 
 
+def drivers(importances: dict[str, float]) -> Figure:
+    """What predicted uplift varies with: each feature's share of the variance reduction of the audit's depth-3
+    tree on predicted uplift (the tree's rules are in ``results.json``), largest on top."""
+    from matplotlib.ticker import PercentFormatter
+
+    table = pd.Series(importances, dtype=float).sort_values(ascending=True)
+    fig, ax = plt.subplots(figsize=(8.5, 0.3 * len(table) + 1.8))
+    if table.empty:
+        ax.text(0.5, 0.5, "predicted uplift is the same on every row: no feature drives it", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    ax.barh(np.arange(len(table)), table.to_numpy(), color="#1f77b4")
+    ax.set_yticks(np.arange(len(table)), [_literal(name) for name in table.index])
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("each feature's share of the variance a depth-3 tree on it explains")
+    ax.set_title("What predicted uplift varies with")
+    fig.tight_layout()
+    return fig
+
+
 def group_effects(rows: list[dict[str, Any]], ate: float, levels_per_column: int = 12) -> Figure:
     """Effect of exposure per level of each categorical column (doubly robust, 95% intervals clustered by
     user), beside the overall ATE: for whom showing works. A column's largest levels only, to stay legible."""
