@@ -15,7 +15,7 @@ import pytest
 
 from recuplift.text import TextEncoder, default_model_path
 from recuplift.textcache import DB_NAME, EmbeddingCache, clear_cache
-from recuplift.textfeatures import TextFeatures, segments
+from recuplift.textfeatures import TextFeatures, embed_column, segments
 
 TEXTS = [
     "A rare handmade piece from a tiny independent artisan workshop.",
@@ -248,14 +248,24 @@ def test_embed_cli_writes_parquet_and_reports(tmp_path, text_log):
     cmd = [sys.executable, "-m", "recuplift.cli", "embed", str(path), "--out", str(tmp_path / "emb")]
     first = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stderr
-    assert "distinct texts" in first.stdout and "texts/s" in first.stdout
+    assert "distinct sentences" in first.stdout and "texts/s" in first.stdout
     second = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert second.stdout.count(" 0 encoded") == 2  # both columns, every sentence from the cache
     n_items = text_log["item_text"].nunique()
-    assert f"{n_items:,} cache hits" in second.stdout
     items = pd.read_parquet(tmp_path / "emb" / "item_text.parquet")
     rows = pd.read_parquet(tmp_path / "emb" / "rows.parquet")
     assert len(items) == n_items and len(rows) == len(text_log)
     assert items["text"].iloc[rows["item_text"].iloc[3]] == text_log["item_text"].iloc[3]
+    # the vectors are the audit's (the mean of each text's sentences), and the audit finds them all in the cache
+    features = TextFeatures(encoder=TextEncoder(cache_dir=tmp_path / "cache", progress=False)).fit(text_log)
+    assert all(stats.encoded == 0 for stats in features.encode_stats_.values())
+    audit_vectors = embed_column(TextEncoder(cache_dir=tmp_path / "cache"), text_log["item_text"]).vectors
+    np.testing.assert_allclose(np.stack(items["embedding"].to_numpy()), audit_vectors, atol=1e-6)
+    whole = subprocess.run(cmd[:-1] + [str(tmp_path / "whole"), "--granularity", "text"], capture_output=True,
+                           text=True, env=env)
+    assert whole.returncode == 0 and "distinct texts" in whole.stdout, whole.stderr
+    whole_items = np.stack(pd.read_parquet(tmp_path / "whole" / "item_text.parquet")["embedding"].to_numpy())
+    assert whole_items.shape == audit_vectors.shape and not np.allclose(whole_items, audit_vectors, atol=1e-3)
     cleared = subprocess.run([sys.executable, "-m", "recuplift.cli", "embed", "--clear-cache"],
                              capture_output=True, text=True, env=env)
     assert cleared.returncode == 0 and "cleared" in cleared.stdout

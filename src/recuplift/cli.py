@@ -179,11 +179,13 @@ def embed(
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 64,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Embedding cache folder (default $RECUPLIFT_CACHE_DIR or ~/.cache/recuplift).")] = None,
     clear_cache: Annotated[bool, typer.Option("--clear-cache", help="Delete the embedding cache (then embed, if DATA is given).")] = False,
+    granularity: Annotated[str, typer.Option(help="sentence: a text's vector is the mean of its sentences', as the audit embeds it (so this fills the audit's cache); text: the whole text at once.")] = "sentence",
 ) -> None:
     """Embed text columns: each distinct text once, cached on disk; writes Parquet and prints throughput.
 
-    These are whole-text vectors, for models of your own; the audit embeds each text's sentences instead, so this
-    does not warm the audit's cache."""
+    By default a text's vector is the mean of its sentences' vectors, as the audit and score embed it: run
+    on a log before auditing it, this fills the cache the audit reads (with the same --model, --pooling and
+    --max-length)."""
     from .textcache import clear_cache as clear
 
     if clear_cache:
@@ -196,14 +198,16 @@ def embed(
 
     try:
         columns = roles_from_flags(text=text).text  # --text a,b and a repeated --text, as the audit reads them
-        results = embed_columns(data, list(columns) if columns is not None else None, out, model=model,
-                                pooling=pooling, max_length=max_length, batch_size=batch_size, cache_dir=cache_dir)
+        results = embed_columns(data, list(columns) if columns is not None else None, out, granularity=granularity,
+                                model=model, pooling=pooling, max_length=max_length, batch_size=batch_size,
+                                cache_dir=cache_dir)
     except DataError:
         raise  # the data's problems, printed by main() as such, not as a usage error
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
+    unit = "sentences" if granularity == "sentence" else "texts"
     for column, stats in results.items():
-        typer.echo(f"{column}: {stats.n_texts:,} rows, {stats.n_distinct:,} distinct texts, "
+        typer.echo(f"{column}: {stats.n_texts:,} rows, {stats.n_distinct:,} distinct {unit}, "
                    f"{stats.cache_hits:,} cache hits, {stats.encoded:,} encoded, {stats.truncated:,} truncated, "
                    f"{stats.n_missing:,} missing, {stats.seconds:.1f} s, {stats.texts_per_second:,.0f} texts/s")
     typer.echo(f"wrote {out}")

@@ -35,6 +35,7 @@ from sklearn.decomposition import PCA
 
 from .text import TextEncoder, clean_text
 
+GRANULARITIES = ("sentence", "text")  # what a text vector averages: its sentences, or the whole text at once
 PAIR_FIT_ROWS = 20000  # distinct pairs used to fit the pair PCA (the transform covers every row)
 # sentence ends, list separators and quote marks around search queries (apostrophes inside words survive)
 SEGMENT_SPLIT = re.compile(r"(?<=[.!?:])\s+|[;\n|]+|(?<![A-Za-z])'|'(?![A-Za-z])|\"")
@@ -54,6 +55,7 @@ class EmbeddedColumn:
     codes: np.ndarray  # (n_rows,) index into vectors, -1 for missing
     segment_vectors: np.ndarray  # (n_segments_total, d)
     segment_owner: np.ndarray  # (n_segments_total,) index of the distinct text each segment belongs to
+    texts: list[str]  # (n_distinct,) the distinct texts, cleaned, in the order of ``vectors``
 
     @property
     def missing(self) -> np.ndarray:
@@ -62,6 +64,23 @@ class EmbeddedColumn:
     @property
     def n_segments(self) -> np.ndarray:
         return np.bincount(self.segment_owner, minlength=len(self.vectors))
+
+
+def embed_column(encoder: TextEncoder, texts: pd.Series, granularity: str = "sentence") -> "EmbeddedColumn":
+    """Embed a text column once per distinct text: with ``granularity="sentence"`` (the audit's) each text's
+    sentence-like segments are embedded and averaged, with ``"text"`` the whole text at once. The encoder's
+    ``last_stats_`` counts what was encoded (segments, for sentences)."""
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be 'sentence' or 'text', got '{granularity}'")
+    codes, uniques = pd.factorize(texts.map(clean_text), use_na_sentinel=True)
+    distinct = list(uniques)
+    pieces = [segments(t) if granularity == "sentence" else [t] for t in distinct]
+    owner = np.repeat(np.arange(len(distinct)), [len(p) for p in pieces])
+    seg_vectors = encoder.encode([p for ps in pieces for p in ps])
+    sums = np.zeros((len(distinct), seg_vectors.shape[1]))
+    np.add.at(sums, owner, seg_vectors)
+    means = (sums / np.maximum(np.bincount(owner, minlength=len(distinct)), 1)[:, None]).astype(np.float32)
+    return EmbeddedColumn(means, codes, seg_vectors, owner, distinct)
 
 
 def _chosen_components(pca: PCA, variance: float, cap: int) -> int:
@@ -135,24 +154,14 @@ class TextFeatures(TransformerMixin, BaseEstimator):
 
     # -- embedding -------------------------------------------------------------------------------------------
     def _embed(self, df: pd.DataFrame) -> dict[str, EmbeddedColumn]:
-        if self.granularity not in ("sentence", "text"):
-            raise ValueError(f"granularity must be 'sentence' or 'text', got '{self.granularity}'")
         encoder = self._encoder()
         out = {}
         self.encode_stats_ = {}
         for col in self.columns:
             if col not in df.columns:
                 raise ValueError(f"text column '{col}' is not in the table")
-            codes, uniques = pd.factorize(df[col].map(clean_text), use_na_sentinel=True)
-            texts = list(uniques)
-            pieces = [segments(t) if self.granularity == "sentence" else [t] for t in texts]
-            owner = np.repeat(np.arange(len(texts)), [len(p) for p in pieces])
-            seg_vectors = encoder.encode([p for ps in pieces for p in ps])
+            out[col] = embed_column(encoder, df[col], self.granularity)
             self.encode_stats_[col] = encoder.last_stats_
-            sums = np.zeros((len(texts), seg_vectors.shape[1]))
-            np.add.at(sums, owner, seg_vectors)
-            means = (sums / np.maximum(np.bincount(owner, minlength=len(texts)), 1)[:, None]).astype(np.float32)
-            out[col] = EmbeddedColumn(means, codes, seg_vectors, owner)
         return out
 
     # -- fit / transform -------------------------------------------------------------------------------------
