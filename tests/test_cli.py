@@ -230,6 +230,7 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     out = run_cli("rank", str(data), "--uplift", str(audit_dir / "uplift.parquet"), "--k", "3", "--bootstrap", "50",
                   "--out", str(tmp_path / "rank"))
     assert out.returncode == 0, out.stderr
+    assert "valuing lists" in out.stderr  # a bar over the bootstrapped valuations
     rankings = pd.read_parquet(tmp_path / "rank" / "ranking.parquet")
     assert list(rankings.columns) == ["policy", "user_id", "item_id", "rank", "score"]
     report = __import__("json").loads((tmp_path / "rank" / "ranking.json").read_text())

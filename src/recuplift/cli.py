@@ -338,7 +338,8 @@ def rank(
     try:
         rankings, report = evaluate_rankings(candidates, k=k, policies=names, blend=blend, value=value,
                                              n_bootstrap=bootstrap, random_state=seed, exclude=exclusions,
-                                             category=category, max_per_category=max_per_category, per=per)
+                                             category=category, max_per_category=max_per_category, per=per,
+                                             progress=True)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
     _echo_exclusions(report)

@@ -15,6 +15,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .choices import did_you_mean, unknown_choice
 from .io import output_file
@@ -204,7 +205,8 @@ def uplift_at_k(candidates: pd.DataFrame, ranking: pd.DataFrame, scores: np.ndar
 def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str, ...] = ("relevance", "uplift", "blend"),
                       blend: float = 0.5, value: str | None = None, n_bootstrap: int = 200,
                       random_state: int = 0, exclude: pd.DataFrame | None = None, category: str | None = None,
-                      max_per_category: int | None = None, per: str | None = None) -> tuple[pd.DataFrame, dict]:
+                      max_per_category: int | None = None, per: str | None = None,
+                      progress: bool = False) -> tuple[pd.DataFrame, dict]:
     """Rank the audited candidates under each policy and estimate, off policy, what each list would earn.
 
     ``candidates``: the audit's per-row table (``user_id, item_id, exposed, outcome, propensity, uplift,
@@ -214,7 +216,8 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     for each list, the share of its items the relevance list also shows (``shared_with_relevance``, when
     relevance is among the policies); and truth-based metrics when ``true_uplift`` is present. ``exclude``,
     ``category`` and ``max_per_category`` are :func:`rerank`'s list rules, applied to every policy's list;
-    ``per`` names a request column when each request gets its own list (values stay per user).
+    ``per`` names a request column when each request gets its own list (values stay per user). ``progress`` shows
+    a bar of the lists valued (each bootstrapped: about 20 s for five on 200,000 rows).
     """
     from .ope import evaluate, exposure_terms, incremental_value
 
@@ -247,7 +250,7 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                                                                            observed=True).ngroups)
     # what a test of a list against it varies by: the spread of a user's outcomes under the current ranking
     report["outcome_per_user_sd"] = float(frame.groupby("user_id", observed=True)["outcome"].sum().std(ddof=1))
-    for name, target in targets.items():
+    for name, target in tqdm(targets.items(), desc="valuing lists", total=len(targets), disable=not progress):
         value_est = evaluate(exposure_terms(**args, target=target, **models, users=users),
                              n_bootstrap=n_bootstrap, random_state=random_state)
         incremental = incremental_value(**args, recommended=target, **models, users=users, n_bootstrap=n_bootstrap,
