@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .io import atomic_paths, to_json_safe, write_json, write_table
 from .features import TabularEncoder
+from .io import atomic_paths, to_json_safe, write_json, write_table
 from .ranking import (causal_ranking_metrics, check_policy_settings, dr_row, evaluate_rankings, exclusion_counts,
                       list_keys, recommended_mask, rerank, score_column, share_listing_everything, shared_with)
 from .schema import DataError, Problem, Roles, check_frame, offending_rows
@@ -236,9 +236,8 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
     columns, ``per`` defaulting to the log's request role, so one list per request). The
     report has, per policy, the predicted incremental outcomes and outcomes from the list per 1,000 users and,
     when the candidates carry ``true_uplift``, the causal ranking metrics against it; ``seconds`` times the stages
-    (the log check's includes the truth's metrics). ``progress`` shows a bar
-    naming the stage (fitting on the log takes most of the time; ``False`` quiets the text encoder's bar too,
-    unless an encoder of the caller's own is given).
+    (the log check's includes the truth's metrics). ``progress`` shows a bar naming the stage (fitting on the log
+    takes most of the time); ``False`` quiets the text encoder's bar too, unless the caller gives an encoder.
     """
     if policies is None:  # a value column asks for the policy that ranks by it
         policies = ("relevance", "uplift", "blend", *(("value",) if value is not None else ()))
