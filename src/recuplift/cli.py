@@ -105,7 +105,11 @@ def _echo_exclusions(report: dict[str, Any]) -> None:
 
 
 def _echo_table(df) -> None:  # noqa: ANN001 - a pandas DataFrame
-    typer.echo(df.to_string())
+    """A summary table, its decimals at four places (as the reports show them), not pandas' six."""
+    import pandas as pd
+
+    with pd.option_context("display.precision", 4):
+        typer.echo(df.to_string())
 
 
 @app.command()
