@@ -104,6 +104,12 @@ def _echo_exclusions(report: dict[str, Any]) -> None:
                        err=True)
 
 
+def _echo_seconds(seconds: dict[str, float]) -> None:
+    """A command's seconds per stage, as results.json (audit) and scores.json (score) record them."""
+    typer.echo("seconds per stage: " + ", ".join(f"{name.replace('_', ' ')} {value:.1f}"
+                                                 for name, value in seconds.items()))
+
+
 def _echo_table(df) -> None:  # noqa: ANN001 - a pandas DataFrame
     """A summary table, its decimals at four places (as the reports show them), not pandas' six."""
     import pandas as pd
@@ -268,7 +274,7 @@ def audit(
         truth = result.ground_truth
         typer.echo(f"ground truth: ATE {truth['ate']:+.4f}, bias {truth['bias']:+.4f}, covered {truth['covered']}, "
                    f"PEHE {truth['pehe']:.4f}")
-    typer.echo("seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in result.seconds.items()))
+    _echo_seconds(result.seconds)
     for warning in result.diagnostics["warnings"]:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"wrote {out}; its report: recuplift report audit -p audit_dir={out}")
@@ -438,8 +444,7 @@ def score(
             line += f"  (true {entry['truth']['incremental_per_1000_users']:+,.0f})"
         typer.echo(line)
     typer.echo(result.next_step(out))
-    typer.echo("seconds per stage: " + ", ".join(f"{name.replace('_', ' ')} {value:.1f}"
-                                                 for name, value in result.report["seconds"].items()))
+    _echo_seconds(result.report["seconds"])
     typer.echo(f"wrote {out / 'scores.parquet'}, {out / 'ranking.parquet'}, {out / 'scores.json'} and "
                f"{out / 'figures' / 'policies.png'}" + (
                    f"; the log check, a ranking folder: {out / 'log_check'} (its report: recuplift report "
