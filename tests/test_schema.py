@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import pandas as hpd
 
+from recuplift.features import TabularEncoder
 from recuplift.schema import DataError, Roles, validate
 
 
@@ -192,6 +193,20 @@ def test_covariates_and_modifiers_must_be_numbers_or_categories():
     assert p.column == "note" and "modifier must be numeric or categorical" in p.rule
 
 
+def test_a_named_column_of_many_short_labels_is_adjusted_for_with_a_warning_of_what_is_pooled():
+    n = 160  # 80 zip codes, two rows each: more levels than the tabular encoder keeps
+    df = pd.concat([base_frame()] * (n // 8), ignore_index=True).assign(zip=[f"z{i % 80:03d}" for i in range(n)])
+    for column in (df["zip"], df["zip"].astype("category")):  # labels as strings or as a pandas category
+        report = validate(df.assign(zip=column), Roles(covariates=("price", "zip")))
+        [w] = [w for w in report.warnings if w.column == "zip"]
+        assert "80 distinct values" in w.rule and "the 50 most frequent become indicators" in w.rule
+        assert "other 30 are pooled as one level (37.5% of rows)" in w.rule and "fewer groups" in w.hint
+    encoder = TabularEncoder(("zip",)).fit(df)  # what the warning says is what the encoder does
+    assert len(encoder.levels_["zip"]) == 50
+    few = validate(df.assign(zip=[f"z{i % 20:03d}" for i in range(n)]), Roles(covariates=("price", "zip")))
+    assert not [w for w in few.warnings if w.column == "zip"]
+
+
 def test_a_constant_outcome_is_a_problem_not_a_zero_width_interval():
     df = base_frame().assign(outcome=0)
     [p] = problems_of(df)
@@ -271,14 +286,16 @@ def test_columns_the_automatic_covariates_skip_are_named_with_what_they_look_lik
         price=[f"{v:.2f}" for v in np.linspace(1, 90, n)],             # a CSV column read as text
         seen_at=pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(n), unit="h"),
         logged=[f"2026-02-{1 + i % 28:02d} {i % 24:02d}:00" for i in range(n)],
-        session=[f"s{i:04d}x" for i in range(n)])
+        session=[f"s{i:04d}x" for i in range(n)],
+        review=[f"a long review of the item, number {i}, that no category could hold" for i in range(n)])
     rules = [w for w in validate(df).warnings if w.rule.startswith("not adjusted for")]
     assert len(rules) == 1
     rule, hint = rules[0].rule, rules[0].hint
     for part in ("price (numbers stored as text: '1.00'", "seen_at (dates or durations)", "logged (dates stored as text)",
-                 "session (text or ids: 160 distinct values)"):
+                 "session (labels or ids: 160 distinct values)", "review (text: 160 distinct values)"):
         assert part in rule
     assert "pd.to_numeric" in hint and "days since" in hint and "--text" in hint
+    assert "name a column of labels in --covariates" in hint
     assert "item_text" not in rule and "user_id" not in rule  # columns with a role are not left out
     named = validate(df, Roles(covariates=())).warnings  # the analyst chose: nothing was skipped behind their back
     assert not any(w.rule.startswith("not adjusted for") for w in named)

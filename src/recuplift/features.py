@@ -14,9 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from .schema import DataError, Problem, offending_rows
-
-MAX_LEVELS = 50  # rarer levels fold into "<column>=other"
+from .schema import MAX_LEVELS, DataError, Problem, offending_rows
 
 
 class TabularEncoder(TransformerMixin, BaseEstimator):

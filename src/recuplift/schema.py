@@ -15,6 +15,8 @@ import pandas as pd
 
 from .choices import did_you_mean
 
+MAX_LEVELS = 50  # a category's most frequent levels the tabular encoder keeps; rarer ones are pooled
+
 TRUTH_PREFIX = "true_"
 LIST_ROLES = ("text", "covariates", "modifiers")
 MAX_ROWS_SHOWN = 5
@@ -257,7 +259,7 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
                                         hint="they become zero vectors with a missing indicator"))
     for role in ("covariates", "modifiers"):
         for col in getattr(roles, role) or ():
-            _check_covariate(df, col, role, problems)
+            _check_covariate(df, col, role, problems, warnings)
     copies = df.drop(columns=nested).duplicated().to_numpy()  # nested values cannot be hashed, nor compared
     if copies.any():  # an impression logged twice is one impression: copies from a join narrow every interval
         warnings.append(Problem(None, f"{int(copies.sum()):,} rows are exact copies of an earlier row",
@@ -555,8 +557,11 @@ def check_text(df: pd.DataFrame, col: str, problems: list[Problem], named: bool 
     return float(1 - empty.mean())
 
 
-def _check_covariate(df: pd.DataFrame, col: str, role: str, problems: list[Problem]) -> None:
-    """A covariate or effect modifier: a number (finite), a boolean or a category; not free text, not a date."""
+def _check_covariate(df: pd.DataFrame, col: str, role: str, problems: list[Problem],
+                     warnings: list[Problem]) -> None:
+    """A covariate or effect modifier: a number (finite), a boolean or a category; not free text, not a date. A
+    named column of short labels with many levels (a zip code, a store) is taken with a warning: its most frequent
+    levels become indicators and the rest are pooled."""
     series, kind = df[col], role.removesuffix("s")
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         inf = np.isinf(series.astype("float64"))
@@ -571,9 +576,24 @@ def _check_covariate(df: pd.DataFrame, col: str, role: str, problems: list[Probl
         if conversion:
             problems.append(Problem(col, f"{kind} holds numbers stored as text ({_values_seen(series, 2)})",
                                     hint=f"convert it first: {conversion}"))
+        elif _short_labels(series.dropna()):
+            warnings.append(_many_levels(col, kind, series))
         else:
             problems.append(Problem(col, f"{kind} must be numeric or categorical",
                                     hint="pass long free text with --text instead"))
+    elif isinstance(series.dtype, pd.CategoricalDtype) and series.nunique() > MAX_LEVELS:
+        warnings.append(_many_levels(col, kind, series))
+
+
+def _many_levels(col: str, kind: str, series: pd.Series) -> Problem:
+    """The warning for a named category with more levels than the tabular encoder keeps."""
+    counts = series.dropna().astype(str).value_counts()
+    pooled = int(counts.iloc[MAX_LEVELS:].sum())
+    return Problem(col, f"{kind} has {len(counts):,} distinct values: the {MAX_LEVELS} most frequent become "
+                        f"indicators and the other {len(counts) - MAX_LEVELS:,} are pooled as one level "
+                        f"({pooled / len(series):.1%} of rows)",
+                   hint="map it to fewer groups first (a region for a zip code) to adjust for all of it; if it "
+                        "is an id, give it its id role instead")
 
 
 _DATES_ADVICE = "turn dates into numbers (e.g. days since a fixed date) to adjust for them"
@@ -635,8 +655,12 @@ def _left_out_of_covariates(df: pd.DataFrame, roles: Roles, nested: set[str]) ->
                               f"to adjust for {col}, convert it: {conversion}"))
         elif len(values) and pd.to_datetime(sample, errors="coerce", format="mixed", utc=True).notna().mean() > 0.9:
             described.append((f"{col} (dates stored as text)", _DATES_ADVICE))
+        elif _short_labels(values):
+            described.append((f"{col} (labels or ids: {values.nunique():,} distinct values)",
+                              f"name a column of labels in --covariates to adjust for its {MAX_LEVELS} most "
+                              f"frequent values"))
         else:
-            described.append((f"{col} (text or ids: {values.nunique():,} distinct values)",
+            described.append((f"{col} (text: {values.nunique():,} distinct values)",
                               "give free text with --text"))
     return described
 
@@ -649,8 +673,11 @@ def _is_tabular(series: pd.Series) -> bool:
         return True
     if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
         values = series.dropna()
-        if not values.map(lambda v: isinstance(v, str)).all():
-            return False
-        n_distinct = values.nunique()
-        return n_distinct <= max(50, 0.05 * len(values)) and (values.str.len().mean() if len(values) else 0) < 40
+        return _short_labels(values) and values.nunique() <= max(MAX_LEVELS, 0.05 * len(values))
     return False
+
+
+def _short_labels(values: pd.Series) -> bool:
+    """Strings short enough to be labels or codes rather than free text (40 characters on average)."""
+    strings = values.map(lambda v: isinstance(v, str))
+    return bool(strings.all()) and (values.str.len().mean() if len(values) else 0) < 40
