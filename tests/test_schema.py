@@ -207,6 +207,14 @@ def test_a_named_column_of_many_short_labels_is_adjusted_for_with_a_warning_of_w
     assert not [w for w in few.warnings if w.column == "zip"]
 
 
+def test_column_names_that_are_not_strings_are_a_clear_error():
+    df = base_frame()
+    df[0] = 1.0  # chosen as a covariate automatically, it crashed the warning that lists the covariates
+    with pytest.raises(DataError, match=r"column names must be strings, not 0 \(int\)") as error:
+        validate(df)
+    assert "df.columns.astype(str)" in error.value.problems[0].hint
+
+
 def test_a_constant_outcome_is_a_problem_not_a_zero_width_interval():
     df = base_frame().assign(outcome=0)
     [p] = problems_of(df)

@@ -199,6 +199,11 @@ def check_frame(df: object) -> None:
     if not isinstance(df, pd.DataFrame):
         raise DataError(Problem(None, f"expected a pandas DataFrame, got {type(df).__name__}",
                                 hint="read the log with recuplift.io.read_table or pandas"))
+    unnamed = [c for c in df.columns if not isinstance(c, str)]
+    if unnamed:  # a pivot's or a numpy array's columns: roles, features and files are all named by strings
+        shown = ", ".join(f"{c!r} ({type(c).__name__})" for c in unnamed[:5]) + (", …" if len(unnamed) > 5 else "")
+        raise DataError(Problem(None, f"column names must be strings, not {shown}",
+                                hint="rename them, e.g. df.columns = df.columns.astype(str)"))
 
 
 def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
