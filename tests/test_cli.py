@@ -177,6 +177,7 @@ def test_ope_on_open_bandit_writes_the_documented_json(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "truth (on-policy CTR of obd:random/all)" in result.stdout
     info = __import__("json").loads((tmp_path / "results.json").read_text())
+    assert f"noise floor {info['noise_floor']:.3f}: resampling alone" in result.stdout and info["noise_floor"] > 0
     assert info["truth"] > 0 and info["recommended"] in info["estimators"]
     assert {"estimate", "relative_error_mean", "relative_error_sd"} <= set(info["estimators"]["dr"])
     assert (tmp_path / "figures" / "estimators.png").stat().st_size > 10_000  # the estimators, compared

@@ -105,6 +105,7 @@ def test_every_notebook_executes_and_renders(name, tmp_path):
         _screenshot_is_a_rendered_page(html, tmp_path)
     if name == "open_bandit_validation":  # judged against obp's best, not its same-named estimator, losses said
         assert "obp 0.4.1, best" in text and ("Where we lose" in text or "beats Open Bandit Pipeline" in text)
+        assert "noise floor" in text and "resampling alone" in text
 
 
 @pytest.mark.slow

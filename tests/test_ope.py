@@ -183,6 +183,25 @@ def test_item_position_rates_pool_sparse_items_toward_the_mean():
     assert model.predict().mean() == pytest.approx(0.01, rel=0.2)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_bootstrap_resample_is_pooled_as_the_log_itself_would_be(seed):
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    item, position = rng.integers(0, 50, n), rng.integers(0, 3, n)
+    reward = (rng.random(n) < 0.01 * rng.gamma(20, 1 / 20, 50)[item]).astype(float)  # items differ a little
+    on_the_log = ItemPositionRates(50, 3).fit(item, position, reward).concentration_
+    with_copies, first_copies_only = [], []
+    for _ in range(5):
+        drawn = rng.integers(0, n, n)
+        first = ~pd.Index(drawn).duplicated()
+        with_copies.append(ItemPositionRates(50, 3).fit(item[drawn], position[drawn], reward[drawn]).concentration_)
+        first_copies_only.append(
+            ItemPositionRates(50, 3).fit(item[drawn], position[drawn], reward[drawn], first).concentration_)
+    # copies make each click look repeated: items seem to differ far more than on the log (less pooling)
+    assert np.median(with_copies) < on_the_log / 3
+    assert np.median(first_copies_only) > 3 * np.median(with_copies)
+
+
 @pytest.mark.slow
 def test_open_bandit_protocol_runs_and_beats_ips_in_both_directions():
     from recuplift.openbandit import load_open_bandit, off_policy_benchmark, policy_by_name
@@ -194,6 +213,25 @@ def test_open_bandit_protocol_runs_and_beats_ips_in_both_directions():
         result = off_policy_benchmark(log, policy_by_name(policy, log), truth.on_policy_value, runs=10, seed=1)
         errors = {k: v["relative_error_mean"] for k, v in result["estimators"].items()}
         assert result["recommended"] == "dm" and errors["dm"] < errors["ips"]
+
+
+def test_the_noise_floor_is_how_far_resampling_moves_the_logs_click_rate():
+    from scipy import stats
+
+    from recuplift.openbandit import OpenBanditLog, off_policy_benchmark, uniform_policy
+
+    n, clicks = 2_000, 4  # a resample's clicks are about Poisson(4): E|X − 4| / 4 = 0.391
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"item_id": rng.integers(0, 10, n), "position": rng.integers(0, 2, n),
+                         "click": np.r_[np.ones(clicks), np.zeros(n - clicks)], "propensity_score": 0.1})
+    log = OpenBanditLog("random", "all", data, n_items=10, len_list=2)
+    result = off_policy_benchmark(log, uniform_policy(10, 2), truth=None, runs=400, seed=3)
+    x = np.arange(40)
+    expected = float(np.sum(stats.poisson.pmf(x, clicks) * np.abs(x - clicks)) / clicks)
+    assert result["noise_floor"] == pytest.approx(expected, abs=0.05)
+    dense = data.assign(click=(np.arange(n) % 2).astype(float))  # 1,000 clicks: resampling barely moves the rate
+    assert off_policy_benchmark(OpenBanditLog("random", "all", dense, 10, 2), uniform_policy(10, 2), None,
+                                runs=50, seed=3)["noise_floor"] < 0.05
 
 
 def test_open_bandit_errors_are_clear():

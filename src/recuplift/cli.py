@@ -513,7 +513,7 @@ def ope(
                                   seed=seed, progress=True)
     estimates, recommended = result["estimators"], result["recommended"]
     best = obp_best(f"{policy} from {log.behavior}", log.campaign) if truth_log else None
-    figure = (ope_errors(estimates, recommended, best) if truth_log
+    figure = (ope_errors(estimates, recommended, best, result["noise_floor"]) if truth_log
               else ope_estimates(estimates, recommended, result["logged"]))
     with atomic_paths(out / "results.json", out / "figures" / "estimators.png") as paths:  # replaced together
         write_json(to_json_safe(result), paths[0])
@@ -523,6 +523,9 @@ def ope(
         for name, row in estimates.items():
             typer.echo(f"  {name:>13}: estimate {row['estimate']:.5f}  relative error {row['relative_error_mean']:.3f} "
                        f"± {row['relative_error_sd']:.3f}")
+        typer.echo(f"noise floor {result['noise_floor']:.3f}: resampling alone moves the log's own click rate that "
+                   f"much on average over these runs, so no estimate built from a run's clicks should be expected to "
+                   f"err less")
     else:
         typer.echo(f"no truth: the policy has no log of its own, so each estimate comes with its 2.5–97.5% range over "
                    f"{runs} bootstrap runs{'' if runs >= 100 else ' (rough: --runs 200 steadies it)'}")

@@ -256,9 +256,12 @@ class ItemPositionRates:
         self.n_positions = n_positions
         self.prior_rows = prior_rows
 
-    def fit(self, item: np.ndarray, position: np.ndarray, reward: np.ndarray) -> "ItemPositionRates":
-        from scipy import optimize, special
-
+    def fit(self, item: np.ndarray, position: np.ndarray, reward: np.ndarray,
+            distinct: np.ndarray | None = None) -> "ItemPositionRates":
+        """``distinct``: on a bootstrap resample, True on the first copy of each logged row. The pooling is then
+        judged on those rows alone: the marginal likelihood assumes independent impressions, and a resample's
+        copies make every click look repeated, so items seemed to differ far more than on the log itself (the
+        Open Bandit Dataset's random log: concentration 9.7 on the log, a median of 0.35 over resamples)."""
         item, position, reward = np.asarray(item), np.asarray(position), np.asarray(reward, float)
         overall = reward.mean()
         shown = np.bincount(position, minlength=self.n_positions)
@@ -266,20 +269,31 @@ class ItemPositionRates:
         self.position_rate_ = (clicks + overall * self.prior_rows) / (shown + self.prior_rows)
         expected = np.bincount(item, weights=self.position_rate_[position], minlength=self.n_items)
         observed = np.bincount(item, weights=reward, minlength=self.n_items)
+        if distinct is None:
+            self.concentration_ = self._concentration(observed, expected)
+        else:
+            keep = np.asarray(distinct, bool)
+            self.concentration_ = self._concentration(
+                np.bincount(item[keep], weights=reward[keep], minlength=self.n_items),
+                np.bincount(item[keep], weights=self.position_rate_[position[keep]], minlength=self.n_items))
+        k = self.concentration_
+        self.item_multiplier_ = np.ones(self.n_items) if np.isinf(k) else (observed + k) / (expected + k)
+        return self
+
+    @staticmethod
+    def _concentration(observed: np.ndarray, expected: np.ndarray) -> float:
+        """The gamma prior's concentration maximizing the items' marginal likelihood (∞: no clicks to judge by)."""
+        from scipy import optimize, special
+
+        if observed.sum() == 0:
+            return float("inf")
 
         def negative_log_likelihood(log_k: float) -> float:
             k = np.exp(log_k)
             return -float(np.sum(special.gammaln(observed + k) - special.gammaln(k) + k * np.log(k / (k + expected))
                                  + observed * np.log(np.maximum(expected, 1e-12) / (k + expected))))
 
-        if overall > 0:
-            log_k = optimize.minimize_scalar(negative_log_likelihood, bounds=(-5, 12), method="bounded").x
-            self.concentration_ = float(np.exp(log_k))
-        else:
-            self.concentration_ = float("inf")
-        k = self.concentration_
-        self.item_multiplier_ = np.ones(self.n_items) if np.isinf(k) else (observed + k) / (expected + k)
-        return self
+        return float(np.exp(optimize.minimize_scalar(negative_log_likelihood, bounds=(-5, 12), method="bounded").x))
 
     def predict(self) -> np.ndarray:
         """(n_items, n_positions) click rates."""

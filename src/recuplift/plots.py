@@ -167,9 +167,10 @@ def feedback_loop(table: pd.DataFrame) -> Figure:
 
 
 def ope_errors(estimators: dict[str, dict[str, float]], recommended: str,
-               reference: tuple[str, float] | None = None) -> Figure:
+               reference: tuple[str, float] | None = None, noise_floor: float | None = None) -> Figure:
     """Each off-policy estimator's mean relative error |V̂ − V| / V over the bootstrap runs (± one sd), the
-    recommended one in red, beside Open Bandit Pipeline's best on the same protocol when it was measured there."""
+    recommended one in red, beside Open Bandit Pipeline's best on the same protocol when it was measured there
+    and the error resampling alone gives the log's own click rate."""
     names = list(estimators)
     mean = np.array([estimators[n]["relative_error_mean"] for n in names])
     sd = np.array([estimators[n]["relative_error_sd"] for n in names])
@@ -180,6 +181,9 @@ def ope_errors(estimators: dict[str, dict[str, float]], recommended: str,
     ax.set_yticks(y, [f"{n} (recommended)" if n == recommended else n for n in names])
     if reference is not None:
         ax.axvline(reference[1], color="black", ls="--", label=f"obp 0.4.1's best: {reference[0]} {reference[1]:.3f}")
+    if noise_floor is not None:
+        ax.axvline(noise_floor, color="grey", ls=":", lw=2, label=f"noise floor (resampling alone): {noise_floor:.3f}")
+    if reference is not None or noise_floor is not None:
         ax.legend(loc="lower right")
     ax.set_xlabel("mean relative error over the bootstrap runs (± sd; lower is better)")
     ax.set_title("Off-policy estimates against the policy's own click rate")
