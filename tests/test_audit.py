@@ -147,6 +147,17 @@ def test_without_a_logged_propensity_the_recommended_estimate_is_aipw_on_the_ric
     assert result.ate["estimator"] == "aipw"
 
 
+def test_a_logged_propensity_that_does_not_match_the_exposures_is_named_in_the_recommendation():
+    log = _tabular_log(0.5, n_users=600).assign(propensity=lambda d: 1 / (1 + np.exp(-d["x"])))
+    kept = (log["exposed"] == 0) | (np.random.default_rng(1).random(len(log)) >= 0.3)  # lost 30% of its exposed rows
+    roles = Roles(covariates=("x",))
+    for data, matches in ((log, True), (log[kept], False)):
+        result = Audit(roles, estimators="aipw", run_refuters=False, progress=False).fit(data)
+        assert result.recommended["reason"].startswith("the log has a logged propensity")
+        assert ("does not match who was exposed" in result.recommended["reason"]) is not matches
+        assert any("does not match who was exposed" in w for w in result.diagnostics["warnings"]) is not matches
+
+
 def test_the_uplift_table_keeps_the_input_index_so_joining_it_back_aligns():
     data = simulate(n_users=150, n_candidates=8, n_items=80, seed=2).data.drop(columns=["item_text", "user_text"])
     shuffled = data.sample(frac=1.0, random_state=0).iloc[::2]  # a filtered, reordered log: its index has gaps

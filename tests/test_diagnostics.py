@@ -40,6 +40,43 @@ def test_weighting_by_the_true_propensity_balances_a_confounder_that_was_imbalan
     assert summary["passed"] and summary["max_smd_before"] == pytest.approx(table["before"].max())
 
 
+def _bernoulli_log(seed: int, users: int = 1_000, per_user: int = 10) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    user = np.repeat(np.arange(users), per_user)
+    e = expit(rng.normal(-0.8, 1.0, users * per_user) + rng.normal(0, 0.5, users)[user])
+    return e, (rng.random(len(e)) < e).astype(int), user
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_logged_propensity_that_made_the_log_is_calibrated(seed):
+    e, t, user = _bernoulli_log(seed)
+    check = diagnostics.propensity_calibration(e, t, user)
+    assert check["calibrated"] and check["worst"] is None
+    assert check["bins"][0]["propensity"] == "all rows" and len(check["bins"]) == 11
+    assert sum(b["rows"] for b in check["bins"][1:]) == len(e)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_log_that_lost_a_fifth_of_its_impressions_after_logging_is_not(seed):
+    e, t, user = _bernoulli_log(seed)
+    kept = (t == 0) | (np.random.default_rng(seed + 10).random(len(t)) >= 0.2)  # exposed rows dropped by a join
+    check = diagnostics.propensity_calibration(e[kept], t[kept], user[kept])
+    worst = check["worst"]
+    assert not check["calibrated"] and worst["z"] <= -4 and worst["exposure_rate"] < 0.9 * worst["mean_propensity"]
+
+
+def test_calibration_counts_a_users_list_as_one_unit():
+    # a top-2-of-10 list: every user has exactly two exposures, so with p = 0.2 nothing is off, whatever the order
+    user = np.repeat(np.arange(200), 10)
+    t = np.tile(np.r_[1, 1, np.zeros(8)], 200)
+    assert diagnostics.propensity_calibration(np.full(2_000, 0.2), t, user)["bins"][0]["z"] == 0
+    # the same exposures against p = 0.3: off in every user, and over 30 users, so the z-score stands
+    off = diagnostics.propensity_calibration(np.full(2_000, 0.3), t, user[::-1])
+    assert not off["calibrated"] and off["worst"]["propensity"] == "all rows"
+    few = diagnostics.propensity_calibration(np.full(200, 0.3), t[:200], user[:200])  # 20 users: no verdict
+    assert few["calibrated"] and few["bins"][0]["z"] == 0
+
+
 def test_best_linear_predictor_finds_real_heterogeneity_and_not_noise():
     rng = np.random.default_rng(1)
     n_users, per_user = 2000, 5

@@ -215,6 +215,20 @@ def test_column_names_that_are_not_strings_are_a_clear_error():
     assert "df.columns.astype(str)" in error.value.problems[0].hint
 
 
+def test_a_logged_propensity_that_does_not_match_the_exposures_is_warned_about():
+    rng = np.random.default_rng(0)
+    n, per_user = 6_000, 10
+    propensity = 1 / (1 + np.exp(-rng.normal(-0.8, 1.0, n)))
+    log = pd.DataFrame({"user_id": np.repeat(np.arange(n // per_user), per_user), "item_id": np.arange(n) % 97,
+                        "exposed": (rng.random(n) < propensity).astype(int), "outcome": rng.integers(0, 2, n),
+                        "propensity": propensity})
+    assert not [w for w in validate(log).warnings if w.column == "propensity"]
+    joined = log[(log["exposed"] == 0) | (rng.random(n) >= 0.3)]  # a join that lost 30% of the exposed rows
+    [w] = [w for w in validate(joined).warnings if w.column == "propensity"]
+    assert "does not match who was exposed" in w.rule and "clustered by user" in w.rule
+    assert "--propensity ''" in w.hint and "filtered" in w.hint
+
+
 def test_a_constant_outcome_is_a_problem_not_a_zero_width_interval():
     df = base_frame().assign(outcome=0)
     [p] = problems_of(df)

@@ -403,7 +403,11 @@ class Audit(BaseEstimator):
         if ("aipw", self.richest_) in available:
             choice = "aipw"
             reason = ("the log has a logged propensity: doubly robust AIPW uses it and stays consistent if the "
-                      "outcome model is misspecified") if self.propensity_ is not None else (
+                      "outcome model is misspecified" + ("" if self.report_.stats.get("propensity_calibrated", True)
+                                                         else "; but that propensity does not match who was exposed "
+                                                              "(see the warnings): if the log was filtered after it "
+                                                              "was written, audit it without the propensity")
+                      ) if self.propensity_ is not None else (
                       "no logged propensity: doubly robust AIPW with cross-fitted XGBoost propensity and outcome "
                       "models targets the ATE and is first-order insensitive to errors in either")
         elif ("linear_dml", self.richest_) in available:

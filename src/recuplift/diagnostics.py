@@ -36,6 +36,39 @@ def overlap(propensity: np.ndarray, t: np.ndarray) -> dict[str, Any]:
             "unexposed": np.histogram(e[t == 0], edges)[0].tolist()}
 
 
+CALIBRATION_Z = 4.0           # a bin's exposure rate this many cluster-robust SEs from its mean propensity…
+CALIBRATION_RATIO = (0.9, 1 / 0.9)  # …and off by over a tenth either way: the logged propensity is not the logger's
+CALIBRATION_MIN_UNITS = 30    # users (or rows) a bin needs before its standard error is trusted
+
+
+def propensity_calibration(propensity: np.ndarray, t: np.ndarray, groups: np.ndarray | None = None,
+                           bins: int = 10) -> dict[str, Any]:
+    """Does a logged propensity match who was exposed? Over all rows and within each decile of the propensity,
+    the exposure rate against the mean propensity, with a z-score clustered by user (a user's exposures are not
+    independent: a top-k list shows exactly k). A log filtered after it was written (impressions dropped, a
+    join), or a score logged in place of the logger's probability, fails; AIPW and IPW trust the column as given.
+    ``calibrated`` is False when some bin is both clearly (|z| ≥ 4) and materially (by over a tenth) off."""
+    e, t = np.asarray(propensity, float), np.asarray(t, float)
+    units = np.arange(len(e)) if groups is None else pd.factorize(np.asarray(groups))[0]
+    edges = np.unique(np.quantile(e, np.linspace(0, 1, bins + 1)))
+    which = np.clip(np.searchsorted(edges, e, side="right") - 1, 0, max(len(edges) - 2, 0))
+    rows = []
+    for label, mask in [("all rows", np.ones(len(e), bool))] + [
+            (f"{edges[b]:.3g}–{edges[b + 1]:.3g}", which == b) for b in range(max(len(edges) - 1, 0))]:
+        if not mask.any():
+            continue
+        per_unit = np.bincount(units[mask], weights=t[mask] - e[mask])
+        n_units = int(np.count_nonzero(np.bincount(units[mask])))
+        total, se = float(per_unit.sum()), float(np.sqrt(np.sum(per_unit ** 2)))
+        exact = abs(total) <= 1e-9 * mask.sum()  # e.g. a top-k list's k exposures against propensities k / n
+        z = total / se if not exact and n_units >= CALIBRATION_MIN_UNITS else 0.0
+        rows.append({"propensity": label, "rows": int(mask.sum()), "exposure_rate": float(t[mask].mean()),
+                     "mean_propensity": float(e[mask].mean()), "z": z})
+    off = [r for r in rows if abs(r["z"]) >= CALIBRATION_Z
+           and not CALIBRATION_RATIO[0] <= r["exposure_rate"] / r["mean_propensity"] <= CALIBRATION_RATIO[1]]
+    return {"calibrated": not off, "worst": max(off, key=lambda r: abs(r["z"])) if off else None, "bins": rows}
+
+
 def standardized_mean_differences(X: pd.DataFrame, t: np.ndarray, weights: np.ndarray | None = None) -> pd.Series:
     """|mean(exposed) − mean(unexposed)| / pooled SD per column, optionally weighted."""
     values = X.to_numpy(dtype=float)

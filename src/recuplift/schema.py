@@ -239,6 +239,7 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
 
     treatment = _check_treatment(df, roles.treatment, problems)
     outcome = _check_outcome(df, roles.outcome, problems)
+    propensity = None
     if roles.propensity:
         propensity = _check_propensity(df, roles.propensity, problems)
         if propensity is not None:
@@ -308,6 +309,8 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
             _check_arms_spread(df, treatment, roles.user_id, roles.treatment, problems)
     if problems:
         raise DataError(problems)
+    miscalibrated = _miscalibrated_propensity(df, roles, treatment, propensity) if propensity is not None else []
+    warnings += miscalibrated
 
     rate = float(outcome.mean())
     binary_outcome = bool(outcome.isin([0, 1]).all())
@@ -327,6 +330,8 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
         "binary_outcome": binary_outcome,
     }
     stats.update({f"text_coverage[{c}]": v for c, v in text_coverage.items()})
+    if propensity is not None:
+        stats["propensity_calibrated"] = not miscalibrated
     return ValidationReport(roles=roles, warnings=tuple(warnings), stats=stats)
 
 
@@ -414,6 +419,30 @@ def _values_seen(series: pd.Series, limit: int = 4) -> str:
     plain = [v.item() if isinstance(v, np.generic) else v for v in seen[:limit]]
     shown = ", ".join(f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else repr(v) for v in plain)
     return shown + (f" and {len(seen) - limit} more" if len(seen) > limit else "")
+
+
+def _miscalibrated_propensity(df: pd.DataFrame, roles: Roles, treatment: pd.Series,
+                              propensity: pd.Series) -> list[Problem]:
+    """A logged propensity that does not match who was exposed (diagnostics.propensity_calibration)."""
+    from .diagnostics import propensity_calibration
+
+    check = propensity_calibration(propensity.to_numpy(), treatment.to_numpy(),
+                                   df[roles.user_id].to_numpy() if roles.user_id else None)
+    worst = check["worst"]
+    if worst is None:
+        return []
+    overall = check["bins"][0]
+    where = "over all rows" if worst is overall else (
+        f"for rows whose propensity lies in {worst['propensity']} ({worst['rows']:,} rows; over all rows "
+        f"{overall['exposure_rate']:.1%} against {overall['mean_propensity']:.1%})")
+    return [Problem(roles.propensity, f"the logged propensity does not match who was exposed: {where}, "
+                                      f"{worst['exposure_rate']:.1%} of rows were exposed against the "
+                                      f"{worst['mean_propensity']:.1%} it predicts (z = {worst['z']:+.1f}, clustered "
+                                      f"by user)",
+                    hint="IPW and AIPW weight by it as logged; if the log was filtered after it was written "
+                         "(impressions dropped, a join) or the column is a score rather than the logger's "
+                         "probability of showing, leave it out (--propensity '', or Roles(propensity=None)) so the "
+                         "audit estimates it")]
 
 
 def _check_treatment(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd.Series | None:
