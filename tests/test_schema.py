@@ -229,6 +229,40 @@ def test_a_logged_propensity_that_does_not_match_the_exposures_is_warned_about()
     assert "--propensity ''" in w.hint and "filtered" in w.hint
 
 
+def test_an_outcome_that_never_happens_unexposed_is_warned_about_once_the_evidence_is_clear():
+    rng = np.random.default_rng(0)
+    n = 2_000
+    exposed = rng.integers(0, 2, n)
+    clicked = np.where(exposed == 1, rng.random(n) < 0.05, 0).astype(int)  # a click on the recommendation itself
+    log = pd.DataFrame({"user_id": np.arange(n) // 10, "item_id": np.arange(n) % 50, "exposed": exposed,
+                        "outcome": clicked})
+    [w] = [w for w in validate(log).warnings if w.column == "outcome"]
+    assert "never happens without exposure: 0 in all" in w.rule and "either way" in w.hint
+    bought = log.assign(outcome=np.maximum(clicked, (rng.random(n) < 0.01).astype(int)))  # also bought elsewhere
+    assert not [w for w in validate(bought).warnings if w.column == "outcome"]
+    # 44 unexposed rows at a 5% rate show no outcome about one time in ten: not evidence enough to warn
+    assert not [w for w in validate(log.head(100)).warnings if w.column == "outcome"]
+
+
+def test_a_covariate_recorded_only_for_shown_items_is_warned_about_as_measured_after_exposure():
+    rng = np.random.default_rng(0)
+    n = 1_000
+    exposed = rng.integers(0, 2, n)
+    log = pd.DataFrame({"user_id": np.arange(n) // 10, "item_id": np.arange(n) % 50, "exposed": exposed,
+                        "outcome": rng.integers(0, 2, n), "price": rng.normal(size=n),
+                        "dwell_seconds": np.where(exposed == 1, rng.exponential(30, n), 0.0),
+                        "rating": np.where(exposed == 1, rng.integers(1, 6, n), np.nan),
+                        "coupon": (rng.random(n) < 0.1).astype(int)})  # a confounder that is mostly 0 everywhere
+    flagged = {w.column: w for w in validate(log).warnings if "after exposure" in w.rule}
+    assert set(flagged) == {"dwell_seconds", "rating"}
+    assert "0.0 in all" in flagged["dwell_seconds"].rule and "(missing) in all" in flagged["rating"].rule
+    assert "leave it out of --covariates" in flagged["rating"].hint
+    # a handful of unexposed rows sharing a value is no evidence: 4 rows of a value 30% of exposed rows hold
+    few = log.drop(index=log.index[log["exposed"].eq(0)][4:]).assign(coupon=lambda d: np.where(
+        d["exposed"].eq(0), 1, (rng.random(len(d)) < 0.3).astype(int)))
+    assert not [w for w in validate(few, Roles(covariates=("coupon",))).warnings if "after exposure" in w.rule]
+
+
 def test_a_constant_outcome_is_a_problem_not_a_zero_width_interval():
     df = base_frame().assign(outcome=0)
     [p] = problems_of(df)

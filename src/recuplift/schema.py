@@ -318,6 +318,9 @@ def validate(df: pd.DataFrame, roles: Roles | Mapping[str, Any] | None = None,
         warnings.append(Problem(roles.outcome, f"outcome rate {rate:.3%} is below {OUTCOME_RARE_RATE:.1%}",
                                 hint="effects will be very noisy; consider a denser outcome"))
     exposed = treatment == 1
+    warnings += _outcome_needs_exposure(roles.outcome, outcome, exposed)
+    warnings += [w for col in dict.fromkeys((*(roles.covariates or ()), *(roles.modifiers or ())))
+                 if (w := _measured_after_exposure(df[col], col, exposed))]
     stats: dict[str, Any] = {
         "rows": int(len(df)),
         "users": int(df[roles.user_id].nunique()) if roles.user_id else None,
@@ -419,6 +422,41 @@ def _values_seen(series: pd.Series, limit: int = 4) -> str:
     plain = [v.item() if isinstance(v, np.generic) else v for v in seen[:limit]]
     shown = ", ".join(f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else repr(v) for v in plain)
     return shown + (f" and {len(seen) - limit} more" if len(seen) > limit else "")
+
+
+def _outcome_needs_exposure(col: str, outcome: pd.Series, exposed: pd.Series) -> list[Problem]:
+    """An outcome that never happens unexposed: a click on the recommendation itself can only follow showing it,
+    so the estimate is the exposed rows' outcome rate, not what showing added. Judged by evidence: the unexposed
+    rows, behaving as the exposed do, would have given several outcomes (under a 0.1% chance of none)."""
+    unexposed = outcome[~exposed]
+    happened = float((outcome[exposed] != 0).mean())
+    if (unexposed != 0).any() or not 0 < happened < 1 or len(unexposed) * -np.log1p(-happened) < np.log(1000):
+        return []
+    return [Problem(col, f"the outcome never happens without exposure: 0 in all {len(unexposed):,} unexposed rows, "
+                         f"against {happened:.1%} of exposed rows",
+                    hint="an outcome that only showing makes possible (a click on the recommendation itself) "
+                         "measures how often it was taken, not what showing changed; audit one that can happen "
+                         "either way (a purchase of the item from any page, a visit, minutes watched)")]
+
+
+def _measured_after_exposure(series: pd.Series, col: str, exposed: pd.Series) -> Problem | None:
+    """A covariate with one value in every unexposed row (0, or missing) that the exposed rows mostly lack: a dwell
+    time or a click count recorded because the item was shown. Adjusting for it removes part of the effect it
+    carries. Judged by evidence as the outcome is: had exposure nothing to do with it, every unexposed row sharing
+    the value would be a 0.1% chance."""
+    unexposed = series[~exposed.to_numpy()]
+    values = unexposed.astype("string").fillna("(missing)").unique()
+    if len(unexposed) == 0 or len(values) != 1:
+        return None
+    shown = series[exposed.to_numpy()].astype("string").fillna("(missing)")
+    share = float((shown == values[0]).mean())
+    if share >= 0.5 or (share > 0 and len(unexposed) * -np.log(share) < np.log(1000)):
+        return None
+    return Problem(col, f"looks measured after exposure: {values[0]} in all {len(unexposed):,} unexposed rows, "
+                        f"against {share:.1%} of exposed rows",
+                   hint="a value recorded because the item was shown (dwell time, clicks, a rating) is part of "
+                        "the effect, and adjusting for it hides that part; leave it out of --covariates (when they "
+                        "were chosen automatically, name them without it)")
 
 
 def _miscalibrated_propensity(df: pd.DataFrame, roles: Roles, treatment: pd.Series,
