@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from .choices import unknown_choice
 from .ope import ESTIMATORS, ItemPositionRates, estimate_value, recommended_estimator, slate_terms, summarize_runs
-from .schema import DataError, Problem, offending_rows
+from .schema import DataError, Problem, offending_rows, pandera_check, rows_breaking
 
 BEHAVIORS = ("random", "bts")
 CAMPAIGNS = ("all", "men", "women")
@@ -123,16 +123,19 @@ def policy_from_table(table: pd.DataFrame, log: OpenBanditLog) -> np.ndarray:
     item, position, probability = (pd.to_numeric(table[c], errors="coerce") for c in ("item_id", "position",
                                                                                          "probability"))
     from_zero = position.between(0, log.len_list - 1).all()  # obp's own arrays count slots from 0
+    check = pandera_check()
+    whole = check(lambda v: v % 1 == 0)
     rules = (
-        ("item_id", ~item.between(0, log.n_items - 1) | (item % 1 != 0),
+        ("item_id", item, {"in_range": check.between(0, log.n_items - 1), "whole": whole},
          f"item ids must be whole numbers in [0, {log.n_items - 1}], the log's items", ""),
-        ("position", ~position.between(1, log.len_list) | (position % 1 != 0),
+        ("position", position, {"in_range": check.between(1, log.len_list), "whole": whole},
          f"positions must be whole numbers in [1, {log.len_list}], the log's slots",
          "counted from 0 as obp does? add 1 (df['position'] + 1)" if from_zero else ""),
-        ("probability", ~probability.between(0, 1), "probabilities must lie in [0, 1]", ""),
+        ("probability", probability, {"in_range": check.between(0, 1)}, "probabilities must lie in [0, 1]", ""),
     )
-    problems = [Problem(column, rule, offending_rows(bad.to_numpy()), hint)
-                for column, bad, rule, hint in rules if bad.any()]
+    problems = [Problem(column, rule, offending_rows(np.logical_or.reduce(list(broken.values()))), hint)
+                for column, values, checks, rule, hint in rules
+                if (broken := rows_breaking(values, nullable=False, **checks))]
     repeated = table.duplicated(["item_id", "position"], keep=False).to_numpy()
     if repeated.any():
         problems.append(Problem(None, "an (item_id, position) pair appears more than once", offending_rows(repeated),

@@ -402,7 +402,7 @@ def _non_numeric_rows(series: pd.Series) -> tuple[int, ...]:
     return offending_rows(converted.isna() & series.notna())
 
 
-def _rows_breaking(values: pd.Series, nullable: bool = True, **rules: Any) -> dict[str, np.ndarray]:
+def rows_breaking(values: pd.Series, nullable: bool = True, **rules: Any) -> dict[str, np.ndarray]:
     """The rows of ``values`` that break each named rule (a pandera ``Check``), found by pandera in one lazy pass;
     ``"missing"`` for nulls where ``nullable`` is False. Only the rules some row breaks are returned: the messages
     and hints are ours, the checking is pandera's."""
@@ -423,7 +423,7 @@ def _rows_breaking(values: pd.Series, nullable: bool = True, **rules: Any) -> di
     return broken
 
 
-def _check() -> Any:  # noqa: ANN401 - pandera's Check class
+def pandera_check() -> Any:  # noqa: ANN401 - pandera's Check class
     """pandera's ``Check``, imported when a log is validated: at import it would add a quarter of a second to the
     start of every command."""
     import pandera.pandas as pa
@@ -522,7 +522,7 @@ def _check_treatment(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd.
         problems.append(Problem(col, f"treatment must be binary 0/1 but holds {_values_seen(df[col])}",
                                 _non_numeric_rows(df[col]), hint))
         return None
-    broken = _rows_breaking(values, nullable=False, binary=_check().isin([0.0, 1.0]))
+    broken = rows_breaking(values, nullable=False, binary=pandera_check().isin([0.0, 1.0]))
     if "missing" in broken and "binary" not in broken:
         problems.append(Problem(col, "treatment is missing (NaN)", offending_rows(broken["missing"]),
                                 "drop the rows whose exposure was not logged"))
@@ -547,7 +547,7 @@ def _check_outcome(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd.Se
                                 _non_numeric_rows(df[col]),
                                 "encode the outcome as a number (0/1 for rates)"))
         return None
-    broken = _rows_breaking(values, nullable=False, finite=_check()(lambda v: ~np.isinf(v)))
+    broken = rows_breaking(values, nullable=False, finite=pandera_check()(lambda v: ~np.isinf(v)))
     if "missing" in broken:
         problems.append(Problem(col, "outcome is missing (NaN)", offending_rows(broken["missing"]),
                                 "drop or impute those rows"))
@@ -593,8 +593,8 @@ def _check_propensity(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd
     if values is None:
         problems.append(Problem(col, "propensity must be numeric", _non_numeric_rows(df[col])))
         return None
-    broken = _rows_breaking(values, nullable=False,
-                            inside=_check().between(0, 1, include_min=False, include_max=False))
+    broken = rows_breaking(values, nullable=False,
+                            inside=pandera_check().between(0, 1, include_min=False, include_max=False))
     if "missing" in broken:
         problems.append(Problem(col, "propensity is missing (NaN)", offending_rows(broken["missing"]),
                                 "drop the column (it will be estimated) or fill it from the logger"))
@@ -617,8 +617,8 @@ def _check_position(df: pd.DataFrame, col: str, problems: list[Problem]) -> None
     if values is None:
         problems.append(Problem(col, "position must be an integer ≥ 1", _non_numeric_rows(df[col])))
         return
-    broken = _rows_breaking(values, at_least_1=_check().ge(1),
-                            whole=_check()(lambda v: np.isfinite(v) & (v == np.floor(v))))
+    broken = rows_breaking(values, at_least_1=pandera_check().ge(1),
+                            whole=pandera_check()(lambda v: np.isfinite(v) & (v == np.floor(v))))
     if "at_least_1" in broken:
         smallest = values.min()
         hint = (f"slots are counted from 1 and this log counts them from 0: shift it, df[{col!r}] + 1"
@@ -633,7 +633,7 @@ def _check_position(df: pd.DataFrame, col: str, problems: list[Problem]) -> None
 
 
 def _check_ids(df: pd.DataFrame, col: str, problems: list[Problem]) -> None:
-    broken = _rows_breaking(df[col], nullable=False)
+    broken = rows_breaking(df[col], nullable=False)
     if "missing" in broken:
         problems.append(Problem(col, "id is missing", offending_rows(broken["missing"]), "every row needs its id"))
 
@@ -670,7 +670,7 @@ def _check_covariate(df: pd.DataFrame, col: str, role: str, problems: list[Probl
     levels become indicators and the rest are pooled."""
     series, kind = df[col], role.removesuffix("s")
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        broken = _rows_breaking(series.astype("float64"), finite=_check()(lambda v: ~np.isinf(v)))
+        broken = rows_breaking(series.astype("float64"), finite=pandera_check()(lambda v: ~np.isinf(v)))
         if "finite" in broken:
             problems.append(Problem(col, f"{kind} is infinite", offending_rows(broken["finite"]),
                                     "drop or cap those rows"))
