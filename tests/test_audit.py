@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import recuplift
+from recuplift import plots
 from recuplift.causal import Audit, check_estimators
 from recuplift.features import TabularEncoder
 from recuplift.schema import DataError, Roles
@@ -59,6 +60,8 @@ def test_results_json_has_the_documented_fields(audited):
     assert info["recommended"]["estimator"] == "aipw"  # the log has a logged propensity
     for key in ("overlap", "balance", "nuisance", "uplift_validation"):
         assert key in info["diagnostics"]
+    calibration = info["diagnostics"]["overlap"]["calibration"]  # the simulator logs the propensity it drew from
+    assert calibration["source"] == "logged" and calibration["calibrated"] and len(calibration["bins"]) == 11
 
 
 @pytest.mark.slow
@@ -145,6 +148,15 @@ def test_without_a_logged_propensity_the_recommended_estimate_is_aipw_on_the_ric
     assert result.recommended["estimator"] == "aipw" and result.recommended["adjustment"] == "tabular"
     assert "no logged propensity" in result.recommended["reason"]
     assert result.ate["estimator"] == "aipw"
+
+
+def test_the_overlap_figure_draws_the_propensitys_calibration_beside_the_histograms(audited):
+    _, result, _ = audited
+    assert len(result.plot_overlap().axes) == 2
+    title = result.plot_overlap().axes[1].get_title()
+    assert title == "Calibration: it matches who was exposed"
+    before = {k: v for k, v in result.diagnostics["overlap"].items() if k != "calibration"}  # an older audit folder
+    assert len(plots.overlap(before).axes) == 1
 
 
 def test_a_logged_propensity_that_does_not_match_the_exposures_is_named_in_the_recommendation():

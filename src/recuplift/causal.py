@@ -539,6 +539,8 @@ class Audit(BaseEstimator):
         # overlap on the propensity before clipping: clipped at the bounds, a treatment the covariates decide
         # (no overlap at all) sat exactly on 0.01 and 0.99 and passed
         overlap = diagnostics.overlap(nuis.propensity, self.t_)
+        overlap["calibration"] = {"source": nuis.propensity_source,  # is it who was exposed? (the overlap figure)
+                                  **diagnostics.propensity_calibration(nuis.propensity, self.t_, self.groups_)}
         deciles = uplift_by_quantile(self.uplift_, self.dr_, self.groups_)
         diag = {
             "overlap": overlap,

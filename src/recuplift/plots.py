@@ -60,10 +60,15 @@ def ladder(estimates: pd.DataFrame, truth: float | None = None) -> Figure:
 
 
 def overlap(diag: dict[str, Any]) -> Figure:
-    """Propensity histograms by arm: where the arms do not overlap, no estimator can compare them."""
+    """Propensity histograms by arm: where the arms do not overlap, no estimator can compare them. Beside them,
+    when the audit recorded it, the propensity's calibration: each decile's exposure rate against its mean
+    propensity, on the diagonal when the propensity says who was exposed."""
     edges = np.asarray(diag["edges"])
     centers, width = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    calibration = diag.get("calibration")  # audits written before it was recorded have the histogram alone
+    fig, axes = plt.subplots(1, 2 if calibration else 1, figsize=(12 if calibration else 7, 3.8), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.6, 1]} if calibration else None)
+    ax = axes[0, 0]
     ax.bar(centers, diag["unexposed"], width=width, alpha=0.6, label="unexposed")
     ax.bar(centers, diag["exposed"], width=width, alpha=0.6, label="exposed")
     for bound in diag["bounds"]:
@@ -74,6 +79,20 @@ def overlap(diag: dict[str, Any]) -> Figure:
     ax.set_title(f"Overlap: {diag['share_outside']:.1%} of rows outside {diag['bounds']};\n"  # one line ran off the figure
                  f"the propensity separates the arms with AUC {separation:.2f}")
     ax.legend()
+    if calibration:
+        bins = [b for b in calibration["bins"] if b["propensity"] != "all rows"]
+        mean = np.array([b["mean_propensity"] for b in bins])
+        rate = np.array([b["exposure_rate"] for b in bins])
+        side = axes[0, 1]
+        top = float(max(mean.max(), rate.max())) * 1.05
+        side.plot([0, top], [0, top], color="grey", ls=":", label="calibrated")
+        side.plot(mean, rate, "o-", color="#d62728" if not calibration["calibrated"] else "#1f77b4",
+                  label=f"deciles of the {calibration['source']} propensity")
+        side.set_xlabel("mean propensity in the decile")
+        side.set_ylabel("share of its rows exposed")
+        side.set_title("Calibration: " + ("it matches who was exposed" if calibration["calibrated"] else
+                                          "it does NOT match who was exposed"))
+        side.legend(loc="upper left")
     fig.tight_layout()
     return fig
 
