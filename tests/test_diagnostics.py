@@ -75,6 +75,8 @@ def test_calibration_counts_a_users_list_as_one_unit():
     assert not off["calibrated"] and off["worst"]["propensity"] == "all rows"
     few = diagnostics.propensity_calibration(np.full(200, 0.3), t[:200], user[:200])  # 20 users: no verdict
     assert few["calibrated"] and few["bins"][0]["z"] == 0
+    # one propensity for every row (a randomized slot, 1/3): one bin beside all rows, and a figure that draws it
+    assert [b["propensity"] for b in off["bins"]] == ["all rows", "0.3"]
 
 
 def test_best_linear_predictor_finds_real_heterogeneity_and_not_noise():

@@ -51,10 +51,13 @@ def propensity_calibration(propensity: np.ndarray, t: np.ndarray, groups: np.nda
     e, t = np.asarray(propensity, float), np.asarray(t, float)
     units = np.arange(len(e)) if groups is None else pd.factorize(np.asarray(groups))[0]
     edges = np.unique(np.quantile(e, np.linspace(0, 1, bins + 1)))
-    which = np.clip(np.searchsorted(edges, e, side="right") - 1, 0, max(len(edges) - 2, 0))
+    if len(edges) == 1:  # one propensity for every row (a randomized slot): a single bin
+        edges = np.repeat(edges, 2)
+    which = np.clip(np.searchsorted(edges, e, side="right") - 1, 0, len(edges) - 2)
     rows = []
     for label, mask in [("all rows", np.ones(len(e), bool))] + [
-            (f"{edges[b]:.3g}–{edges[b + 1]:.3g}", which == b) for b in range(max(len(edges) - 1, 0))]:
+            (f"{edges[b]:.3g}–{edges[b + 1]:.3g}" if edges[b] < edges[b + 1] else f"{edges[b]:.3g}", which == b)
+            for b in range(len(edges) - 1)]:
         if not mask.any():
             continue
         per_unit = np.bincount(units[mask], weights=t[mask] - e[mask])

@@ -474,9 +474,9 @@ def _measured_after_exposure(series: pd.Series, col: str, exposed: pd.Series) ->
     carries. Judged by evidence as the outcome is: had exposure nothing to do with it, every unexposed row sharing
     the value would be a 0.1% chance."""
     unexposed = series[~exposed.to_numpy()]
-    values = unexposed.astype("string").fillna("(missing)").unique()
-    if len(unexposed) == 0 or len(values) != 1:
+    if len(unexposed) == 0 or unexposed.nunique(dropna=False) != 1:  # the common case, decided without text
         return None
+    values = unexposed.astype("string").fillna("(missing)").unique()
     shown = series[exposed.to_numpy()].astype("string").fillna("(missing)")
     share = float((shown == values[0]).mean())
     if share >= 0.5 or (share > 0 and len(unexposed) * -np.log(share) < np.log(1000)):
