@@ -389,6 +389,8 @@ def test_score_command_writes_scores_lists_report_and_figure(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "not measurements" in done.stdout
     report = json.loads((out / "scores.json").read_text())
+    # the log's data warnings, as the audit prints them: score said nothing of what it adjusted for
+    assert report["warnings"] and "warning: table: covariates not named" in done.stderr
     assert set(report["policies"]) == {"relevance", "uplift", "blend", "value"}
     assert set(report["seconds"]) == {"fit", "scores_and_lists", "log_check"} and report["seconds"]["fit"] > 0
     assert "seconds per stage: fit " in done.stdout

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from recuplift.schema import DataError
-from recuplift.targeting import (check_log_matches_audit, compare_with_test, plan_targeted_tests, read_audit_roles,
-                                 read_audit_uplift, read_exclusions, top_share)
+from recuplift.targeting import (check_log_matches_audit, compare_with_test, logged_propensity_mismatch,
+                                 plan_targeted_tests, read_audit_roles, read_audit_uplift, read_exclusions, top_share)
 
 
 def test_top_share_takes_the_highest_predictions_with_stable_ties():
@@ -105,6 +107,22 @@ def test_a_log_is_checked_row_by_row_against_the_audit_it_is_joined_to(tmp_path)
     assert read_audit_roles(tmp_path) is None
     (tmp_path / "results.json").write_text('{"roles": {"user_id": "uid"}}')
     assert read_audit_roles(tmp_path / "uplift.parquet") == {"user_id": "uid"} == read_audit_roles(tmp_path)
+
+
+def test_ranking_an_audit_whose_logged_propensity_missed_the_exposures_is_warned_about(tmp_path):
+    def audit_with(calibration: dict | None) -> Path:
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        folder.mkdir()
+        overlap = {} if calibration is None else {"calibration": calibration}
+        (folder / "results.json").write_text(json.dumps({"diagnostics": {"overlap": overlap}}))
+        return folder / "uplift.parquet"
+
+    warning = logged_propensity_mismatch(audit_with({"source": "logged", "calibrated": False}))
+    assert warning and "does not match who was exposed" in warning and "without the propensity" in warning
+    assert logged_propensity_mismatch(audit_with({"source": "logged", "calibrated": True})) is None
+    assert logged_propensity_mismatch(audit_with({"source": "estimated", "calibrated": False})) is None  # not logged
+    assert logged_propensity_mismatch(audit_with(None)) is None  # an audit written before the check
+    assert logged_propensity_mismatch(tmp_path / "nothing" / "uplift.parquet") is None
 
 
 def test_exclusions_are_read_under_the_logs_id_names_and_the_audits_id_types(tmp_path):

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -104,6 +105,12 @@ def _echo_exclusions(report: dict[str, Any]) -> None:
                        err=True)
 
 
+def _echo_warnings(messages: Iterable[object]) -> None:
+    """What the reader should know before trusting the numbers (the log's data warnings, the models'), on stderr."""
+    for message in messages:
+        typer.echo(f"warning: {message}", err=True)
+
+
 def _echo_seconds(seconds: dict[str, float]) -> None:
     """A command's seconds per stage, as results.json (audit) and scores.json (score) record them."""
     typer.echo("seconds per stage: " + ", ".join(f"{name.replace('_', ' ')} {value:.1f}"
@@ -174,8 +181,7 @@ def validate(
         return
     _echo_table(report.summary())
     typer.echo(f"roles: {json.dumps(report.roles.to_dict())}")
-    for warning in report.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+    _echo_warnings(report.warnings)
 
 
 @app.command()
@@ -275,8 +281,7 @@ def audit(
         typer.echo(f"ground truth: ATE {truth['ate']:+.4f}, bias {truth['bias']:+.4f}, covered {truth['covered']}, "
                    f"PEHE {truth['pehe']:.4f}")
     _echo_seconds(result.seconds)
-    for warning in result.diagnostics["warnings"]:
-        typer.echo(f"warning: {warning}", err=True)
+    _echo_warnings(result.diagnostics["warnings"])
     typer.echo(f"wrote {out}; its report: recuplift report audit -p audit_dir={out}")
 
 
@@ -321,7 +326,8 @@ def rank(
     from .io import atomic_paths, output_folder, read_table, to_json_safe, write_json, write_table
     from .plots import policy_incremental
     from .ranking import dr_row, evaluate_rankings, ranking_next_step, recommended_row
-    from .targeting import check_log_matches_audit, read_audit_roles, read_audit_uplift, read_exclusions
+    from .targeting import (check_log_matches_audit, logged_propensity_mismatch, read_audit_roles, read_audit_uplift,
+                            read_exclusions)
 
     audit_folder = output_folder(uplift)
     if out.resolve() == audit_folder.resolve():  # an audit rerun replaces its folder whole: the lists would go too
@@ -332,6 +338,7 @@ def rank(
     log = read_table(data)
     roles = read_audit_roles(uplift)
     check_log_matches_audit(log, table, roles)
+    _echo_warnings(filter(None, [logged_propensity_mismatch(uplift)]))
     _check_category_cap(category, max_per_category)
     if per is None and "request_id" in table.columns:  # the audit was told the log's requests: list per request
         per = "request_id"
@@ -425,6 +432,7 @@ def score(
         raise typer.BadParameter(str(err)) from err
     result.write(out)
     _echo_exclusions(result.report)
+    _echo_warnings(result.report["warnings"])
     novelty = result.report["candidates"]
     typer.echo(f"scored {novelty['rows']:,} candidate rows with a model learned on {result.report['log_rows']:,} "
                f"logged rows: {novelty['users']:,} users ({novelty['users_in_log']:.0%} seen in the log), "

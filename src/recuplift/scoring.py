@@ -278,7 +278,7 @@ def score_candidates(log: pd.DataFrame, candidates: pd.DataFrame, roles: Roles |
         sums = model.predict_sums(candidates.reset_index(drop=True), weights)
         outcomes = weights @ frame["relevance"].to_numpy(float)
         report: dict[str, Any] = {
-            "k": k, "log_rows": len(log), "candidates": _novelty(log, frame, fitted),
+            "k": k, "log_rows": len(log), "candidates": _novelty(log, frame, fitted), "warnings": model.warnings_,
             "lists_showing_every_candidate": share_listing_everything(frame, k, per),
             "settings": {"policies": list(policies), "blend": blend, "value": value, "category": category,
                          "max_per_category": max_per_category, "per": per, "random_state": random_state},

@@ -70,12 +70,27 @@ def check_log_matches_audit(log: pd.DataFrame, table: pd.DataFrame, roles: dict[
         raise DataError(problems)
 
 
+def read_audit_results(source: str | Path) -> dict[str, Any] | None:
+    """The ``results.json`` beside an audit's ``uplift.parquet`` (None when absent)."""
+    results = output_folder(source) / "results.json"
+    return json.loads(results.read_text()) if results.exists() else None
+
+
 def read_audit_roles(source: str | Path) -> dict[str, Any] | None:
     """The role mapping in the ``results.json`` beside an audit's ``uplift.parquet`` (None when absent)."""
-    results = output_folder(source) / "results.json"
-    if not results.exists():
+    return (read_audit_results(source) or {}).get("roles")
+
+
+def logged_propensity_mismatch(source: str | Path) -> str | None:
+    """A warning when the audit beside ``uplift.parquet`` found that the logged propensity it used does not match
+    who was exposed: the off-policy values of lists built from that table weight the log by it."""
+    calibration = (((read_audit_results(source) or {}).get("diagnostics") or {}).get("overlap") or {}).get(
+        "calibration") or {}
+    if calibration.get("source") != "logged" or calibration.get("calibrated", True):
         return None
-    return json.loads(results.read_text()).get("roles")
+    return ("the audit found that the logged propensity does not match who was exposed (see its warnings); these "
+            "off-policy values weight the log by it, so they inherit the problem: if the log was filtered after it "
+            "was written, audit it without the propensity and rank that audit")
 
 
 def read_exclusions(source: str, table: pd.DataFrame, roles: dict[str, Any] | None = None) -> pd.DataFrame:

@@ -198,7 +198,9 @@ class UpliftModel(BaseEstimator):
 
     def fit(self, df: pd.DataFrame) -> "UpliftModel":
         check_fold_settings(self.n_folds, self.random_state)
-        roles = validate(df, self.roles, n_folds=self.n_folds).roles
+        report = validate(df, self.roles, n_folds=self.n_folds)
+        roles = report.roles
+        self.warnings_ = [str(w) for w in report.warnings]  # the log's data warnings, as the audit prints them
         data = df.reset_index(drop=True)
         y = data[roles.outcome].to_numpy(float)
         t = data[roles.treatment].to_numpy().astype(int)
