@@ -79,6 +79,14 @@ def test_calibration_counts_a_users_list_as_one_unit():
     assert [b["propensity"] for b in off["bins"]] == ["all rows", "0.3"]
 
 
+def test_a_rare_propensity_whose_few_exposures_did_not_happen_is_chance_not_a_mismatch():
+    # 2,000 rows at p = 0.002 expect 4 exposures; none is a 2% chance (binomial z ≈ −2). The clustered variance
+    # alone, estimated from residuals that are all alike, made it z = −20 on seed 102 of the sparse logger
+    user = np.repeat(np.arange(200), 10)
+    check = diagnostics.propensity_calibration(np.full(2_000, 0.002), np.zeros(2_000), user)
+    assert check["calibrated"] and check["bins"][0]["z"] == pytest.approx(-2.0, abs=0.01)
+
+
 def test_best_linear_predictor_finds_real_heterogeneity_and_not_noise():
     rng = np.random.default_rng(1)
     n_users, per_user = 2000, 5

@@ -45,7 +45,7 @@ def propensity_calibration(propensity: np.ndarray, t: np.ndarray, groups: np.nda
                            bins: int = 10) -> dict[str, Any]:
     """Does a logged propensity match who was exposed? Over all rows and within each decile of the propensity,
     the exposure rate against the mean propensity, with a z-score clustered by user (a user's exposures are not
-    independent: a top-k list shows exactly k). A log filtered after it was written (impressions dropped, a
+    independent: a top-k list shows exactly k) whose variance is never taken below the binomial one. A log filtered after it was written (impressions dropped, a
     join), or a score logged in place of the logger's probability, fails; AIPW and IPW trust the column as given.
     ``calibrated`` is False when some bin is both clearly (|z| ≥ 4) and materially (by over a tenth) off."""
     e, t = np.asarray(propensity, float), np.asarray(t, float)
@@ -62,7 +62,10 @@ def propensity_calibration(propensity: np.ndarray, t: np.ndarray, groups: np.nda
             continue
         per_unit = np.bincount(units[mask], weights=t[mask] - e[mask])
         n_units = int(np.count_nonzero(np.bincount(units[mask])))
-        total, se = float(per_unit.sum()), float(np.sqrt(np.sum(per_unit ** 2)))
+        # the clustered variance, but never below the binomial one the propensity itself implies: a bin of rare
+        # exposures that holds none has residuals too alike to estimate it (20 SEs off for 4 missing exposures)
+        total = float(per_unit.sum())
+        se = float(np.sqrt(max(np.sum(per_unit ** 2), np.sum(e[mask] * (1 - e[mask])))))
         exact = abs(total) <= 1e-9 * mask.sum()  # e.g. a top-k list's k exposures against propensities k / n
         z = total / se if not exact and n_units >= CALIBRATION_MIN_UNITS else 0.0
         rows.append({"propensity": label, "rows": int(mask.sum()), "exposure_rate": float(t[mask].mean()),
