@@ -45,8 +45,9 @@ def propensity_calibration(propensity: np.ndarray, t: np.ndarray, groups: np.nda
                            bins: int = 10) -> dict[str, Any]:
     """Does a logged propensity match who was exposed? Over all rows and within each decile of the propensity,
     the exposure rate against the mean propensity, with a z-score clustered by user (a user's exposures are not
-    independent: a top-k list shows exactly k) whose variance is never taken below the binomial one. A log filtered after it was written (impressions dropped, a
-    join), or a score logged in place of the logger's probability, fails; AIPW and IPW trust the column as given.
+    independent: a top-k list shows exactly k) whose variance is never taken below the binomial one. A log
+    filtered after it was written (impressions dropped, a join), or a score logged in place of the logger's
+    probability, fails; AIPW and IPW trust the column as given.
     ``calibrated`` is False when some bin is both clearly (|z| ≥ 4) and materially (by over a tenth) off."""
     e, t = np.asarray(propensity, float), np.asarray(t, float)
     units = np.arange(len(e)) if groups is None else pd.factorize(np.asarray(groups))[0]
