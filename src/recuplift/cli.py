@@ -338,7 +338,9 @@ def rank(
     log = read_table(data)
     roles = read_audit_roles(uplift)
     check_log_matches_audit(log, table, roles)
-    _echo_warnings(filter(None, [logged_propensity_mismatch(uplift)]))
+    mismatch = logged_propensity_mismatch(uplift)  # its off-policy values weight the log by that propensity
+    if mismatch:
+        _echo_warnings([mismatch])
     _check_category_cap(category, max_per_category)
     if per is None and "request_id" in table.columns:  # the audit was told the log's requests: list per request
         per = "request_id"

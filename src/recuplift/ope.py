@@ -269,13 +269,10 @@ class ItemPositionRates:
         self.position_rate_ = (clicks + overall * self.prior_rows) / (shown + self.prior_rows)
         expected = np.bincount(item, weights=self.position_rate_[position], minlength=self.n_items)
         observed = np.bincount(item, weights=reward, minlength=self.n_items)
-        if distinct is None:
-            self.concentration_ = self._concentration(observed, expected)
-        else:
-            keep = np.asarray(distinct, bool)
-            self.concentration_ = self._concentration(
-                np.bincount(item[keep], weights=reward[keep], minlength=self.n_items),
-                np.bincount(item[keep], weights=self.position_rate_[position[keep]], minlength=self.n_items))
+        keep = np.ones(len(item), bool) if distinct is None else np.asarray(distinct, bool)
+        self.concentration_ = self._concentration(
+            np.bincount(item[keep], weights=reward[keep], minlength=self.n_items),
+            np.bincount(item[keep], weights=self.position_rate_[position[keep]], minlength=self.n_items))
         k = self.concentration_
         self.item_multiplier_ = np.ones(self.n_items) if np.isinf(k) else (observed + k) / (expected + k)
         return self
