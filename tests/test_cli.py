@@ -242,6 +242,16 @@ def test_rank_writes_rankings_and_report(tmp_path, audited_log):
     assert (tmp_path / "rank" / "figures" / "policies.png").stat().st_size > 10_000  # the policies, compared
     assert "per 1,000 users" in out.stdout  # the next step: which list to test
     assert report["outcome_per_user_sd"] == pytest.approx(sim.data.groupby("user_id")["outcome"].sum().std())
+    assert report["warnings"] == [] and "warning" not in out.stderr
+    results = json.loads((audit_dir / "results.json").read_text())  # as if the audit found the propensity off
+    results["diagnostics"]["overlap"]["calibration"].update(source="logged", calibrated=False)
+    (audit_dir / "results.json").write_text(json.dumps(results))
+    off = run_cli("rank", str(data), "--uplift", str(audit_dir), "--k", "3", "--bootstrap", "20",
+                  "--out", str(tmp_path / "off"))
+    assert off.returncode == 0, off.stderr
+    assert "warning: the audit found that the logged propensity does not match who was exposed" in off.stderr
+    kept = json.loads((tmp_path / "off" / "ranking.json").read_text())["warnings"]  # for its report and plan
+    assert len(kept) == 1 and kept[0].startswith("the audit found that the logged propensity")
     planned = run_cli("plan", "--from-ranking", str(tmp_path / "rank"), "--policy", "uplift", "--lift", "0.05",
                       "--json")  # the test that would confirm the list, sized from the ranking's own figures
     assert planned.returncode == 0, planned.stderr

@@ -56,3 +56,12 @@ def test_a_list_not_expected_to_win_and_old_or_wrong_reports_fail_clearly():
     del old["outcome_per_user_sd"]  # a ranking.json written before the spread was kept
     with pytest.raises(DataError, match="re-run `recuplift rank`"):
         plan_list_test(old)
+
+
+def test_what_the_ranking_warned_of_is_carried_into_a_plan_sized_on_its_gain():
+    warned = _report()
+    warned["warnings"] = ["the audit found that the logged propensity does not match who was exposed"]
+    notes = plan_list_test(warned).notes
+    assert "the ranking warned: the audit found that the logged propensity does not match who was exposed" in notes
+    assert not any("ranking warned" in n for n in plan_list_test(warned, lift=0.05).notes)  # sized on a given lift
+    assert not any("ranking warned" in n for n in plan_list_test(_report()).notes)  # a report with no warnings

@@ -68,6 +68,8 @@ def plan_list_test(ranking: str | Path | dict, policy: str | None = None, lift: 
     plan = plan_test(Metric("mean", baseline, spread), gain["estimate"] if lift is None else lift, relative, design,
                      weekly_units, accumulation)
     notes = []
+    if lift is None:  # sized on the ranking's own estimate: what it warned about carries over to the plan
+        notes.extend(f"the ranking warned: {warning}" for warning in report.get("warnings", []))
     if lift is None and gain["ci_low"] <= 0:
         notes.append(f"sized for the list's estimated gain, whose interval {per_thousand(gain)} includes zero: if "
                      f"the real gain is smaller the test will miss it; size for the smallest gain worth shipping "
