@@ -181,6 +181,7 @@ def test_the_ranking_report_on_an_analysts_own_rank_folder(tmp_path, audited_log
 
     _, result, _ = audited_log
     _, report = evaluate_rankings(result.uplift, k=3, n_bootstrap=20)
+    report["warnings"] = ["the audit found that the logged propensity does not match who was exposed"]  # as rank
     (tmp_path / "rank").mkdir()
     (tmp_path / "rank" / "ranking.json").write_text(json.dumps(to_json_safe(report)))
     monkeypatch.chdir(tmp_path)  # a relative folder, as `recuplift rank` prints it, was read from notebooks/
@@ -191,6 +192,7 @@ def test_the_ranking_report_on_an_analysts_own_rank_folder(tmp_path, audited_log
     gain = next(r for r in report["policies"]["uplift"]["gain_over_logging"] if r["estimator"] == "dr")
     assert "gain per 1,000 users over the current ranking" in text and f"{1000 * gain['estimate']:,.1f}" in text
     assert "true incremental" not in text and "No feedback loop was asked for" in text and "Traceback" not in text
+    assert "Warnings." in text and "the logged propensity does not match who was exposed" in text
     with pytest.raises(ReportError, match="no ranking output at"):
         render_report("uplift_ranking", tmp_path / "s.html", {"ranking_dir": str(tmp_path / "nowhere"), "rounds": 0})
 
@@ -206,6 +208,7 @@ def test_the_planning_report_plans_a_ranking_folders_list_against_the_current_ra
     _, result, _ = audited_log
     result.write(tmp_path / "audit")
     _, report = evaluate_rankings(result.uplift, k=3, n_bootstrap=20)
+    report["warnings"] = ["the audit found that the logged propensity does not match who was exposed"]  # as rank
     (tmp_path / "rank").mkdir()
     (tmp_path / "rank" / "ranking.json").write_text(json.dumps(to_json_safe(report)))
     html = render_report("ab_test_planning", tmp_path / "p.html", {"audit_dir": str(tmp_path / "audit"),
