@@ -164,6 +164,15 @@ def test_ranking_report_on_an_audited_log(audited_log):
     # the logging policy's IPS value is the observed outcomes per user
     logging = next(r for r in report["policies"]["logging"]["value_per_user"]["estimates"] if r["estimator"] == "ips")
     assert logging["estimate"] == pytest.approx(candidates["outcome"].sum() / candidates["user_id"].nunique(), rel=0.05)
+    # a generator that logs only the true uplift still gets its lists judged; their values need the outcome unshown
+    full = evaluate_rankings(candidates, k=3, n_bootstrap=20)[1]["policies"]
+    only = evaluate_rankings(candidates.drop(columns=["true_p0", "true_p1"]), k=3, n_bootstrap=20)[1]["policies"]
+    shown = evaluate_rankings(candidates.drop(columns=["true_p0"]), k=3, n_bootstrap=20)[1]["policies"]
+    for name in full:
+        assert "value_per_user" not in only[name]["truth"]
+        assert only[name]["truth"] == {k: v for k, v in full[name]["truth"].items() if not k.startswith("value")}
+        assert shown[name]["truth"]["value_per_user"] == pytest.approx(full[name]["truth"]["value_per_user"])
+    assert {"causal_precision_at_k", "cdcg_at_k", "gain_covered"} <= set(only["uplift"]["truth"])
     with pytest.raises(ValueError, match="no policy given; choose from relevance"):  # was pandas' 'No objects to concatenate'
         evaluate_rankings(candidates, policies=())
     with pytest.raises(ValueError, match=r"blend \(--blend\) sets the 'blend' policy, which the policies"):

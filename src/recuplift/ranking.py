@@ -214,7 +214,8 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     rankings (``policy, user_id, item_id, rank, score``) and a report with, per policy: value per user (all
     estimators, DR recommended) and incremental outcomes per user, with intervals; the logging policy too;
     for each list, the share of its items the relevance list also shows (``shared_with_relevance``, when
-    relevance is among the policies); and truth-based metrics when ``true_uplift`` is present. ``exclude``,
+    relevance is among the policies); and truth-based metrics when ``true_uplift`` is present (the lists' true
+    values too when the outcome unshown is known, see :func:`true_outcome_if_not_shown`). ``exclude``,
     ``category`` and ``max_per_category`` are :func:`rerank`'s list rules, applied to every policy's list;
     ``per`` names a request column when each request gets its own list (values stay per user). ``progress`` shows
     a bar of the lists valued (each bootstrapped: about 20 s for five on 200,000 rows).
@@ -232,7 +233,8 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     models = dict(outcome_if_shown=frame["relevance"].to_numpy(float),
                   outcome_if_not_shown=frame["outcome_if_not_shown"].to_numpy(float))
     users = frame["user_id"].to_numpy()
-    has_truth = {"true_p0", "true_p1", "true_uplift"} <= set(frame.columns)
+    has_truth = "true_uplift" in frame.columns
+    true_unexposed = true_outcome_if_not_shown(frame)
     report: dict = {"k": k, "policies": {},  # the settings that rebuild these lists and intervals
                     "settings": {"policies": list(policies), "blend": blend, "value": value, "category": category,
                                  "max_per_category": max_per_category, "per": per, "n_bootstrap": n_bootstrap,
@@ -268,13 +270,15 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                 entry["shared_with_relevance"] = shared_with(rankings[name], rankings["relevance"], per)
         if has_truth:
             n_users = len(np.unique(users))
-            true_value = float((target * frame["true_p1"] + (1 - target) * frame["true_p0"]).sum() / n_users)
             true_incremental = float((target * frame["true_uplift"]).sum() / n_users)
-            chosen = value_est.value()
             dr_inc = incremental.set_index("estimator").loc["dr"]
-            entry["truth"] = {"value_per_user": true_value, "incremental_per_user": true_incremental,
-                              "value_covered": bool(chosen["ci_low"] <= true_value <= chosen["ci_high"]),
+            entry["truth"] = {"incremental_per_user": true_incremental,
                               "incremental_covered": bool(dr_inc["ci_low"] <= true_incremental <= dr_inc["ci_high"])}
+            if true_unexposed is not None:  # a list's value: every candidate's outcome unshown, plus what showing adds
+                true_value = float((true_unexposed + target * frame["true_uplift"]).sum() / n_users)
+                chosen = value_est.value()
+                entry["truth"].update(value_per_user=true_value,
+                                      value_covered=bool(chosen["ci_low"] <= true_value <= chosen["ci_high"]))
             if name != "logging":
                 true_gain = float(((target - logging) * frame["true_uplift"]).sum() / n_users)
                 gain = dr_row(entry["gain_over_logging"])
@@ -283,6 +287,16 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
                 entry["truth"].update(causal_ranking_metrics(rankings[name], frame, k, n_bootstrap, random_state, per))
         report["policies"][name] = entry
     return pd.concat(rankings.values(), ignore_index=True), report
+
+
+def true_outcome_if_not_shown(frame: pd.DataFrame) -> pd.Series | None:
+    """The simulator's expected outcome of each row unshown: ``true_p0``, or ``true_p1 − true_uplift`` from a
+    generator that logs the other two; None when the truth gives only the uplift (values then go unjudged)."""
+    if "true_p0" in frame.columns:
+        return frame["true_p0"].astype(float)
+    if {"true_p1", "true_uplift"} <= set(frame.columns):
+        return frame["true_p1"].astype(float) - frame["true_uplift"].astype(float)
+    return None
 
 
 def _share_tied(candidates: pd.DataFrame, scores: np.ndarray, per: str | None = None) -> float:
