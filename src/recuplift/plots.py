@@ -194,7 +194,7 @@ def ope_errors(estimators: dict[str, dict[str, float]], recommended: str,
     mean = np.array([estimators[n]["relative_error_mean"] for n in names])
     sd = np.array([estimators[n]["relative_error_sd"] for n in names])
     y = np.arange(len(names))[::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.8))
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 2.4))
     ax.barh(y, mean, xerr=sd, capsize=3, alpha=0.85,
             color=["#d62728" if n == recommended else "#1f77b4" for n in names])
     ax.set_yticks(y, [f"{n} (recommended)" if n == recommended else n for n in names])
@@ -202,8 +202,8 @@ def ope_errors(estimators: dict[str, dict[str, float]], recommended: str,
         ax.axvline(reference[1], color="black", ls="--", label=f"obp 0.4.1's best: {reference[0]} {reference[1]:.3f}")
     if noise_floor is not None:
         ax.axvline(noise_floor, color="grey", ls=":", lw=2, label=f"noise floor (resampling alone): {noise_floor:.3f}")
-    if reference is not None or noise_floor is not None:
-        ax.legend(loc="lower right")
+    if reference is not None or noise_floor is not None:  # below the axes: inside, it hid the last bars
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
     ax.set_xlabel("mean relative error over the bootstrap runs (± sd; lower is better)")
     ax.set_title("Off-policy estimates against the policy's own click rate")
     fig.tight_layout()
