@@ -401,6 +401,8 @@ def test_score_command_writes_scores_lists_report_and_figure(tmp_path):
     report = json.loads((out / "scores.json").read_text())
     # the log's data warnings, as the audit prints them: score said nothing of what it adjusted for
     assert report["warnings"] and "warning: table: covariates not named" in done.stderr
+    # the log check values lists on the log: its warnings go with it, to its report and the plan sized from it
+    assert json.loads((out / "log_check" / "ranking.json").read_text())["warnings"] == report["warnings"]
     assert set(report["policies"]) == {"relevance", "uplift", "blend", "value"}
     assert set(report["seconds"]) == {"fit", "scores_and_lists", "log_check"} and report["seconds"]["fit"] > 0
     assert "seconds per stage: fit " in done.stdout
