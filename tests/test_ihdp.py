@@ -57,3 +57,13 @@ def test_a_single_neural_estimator_is_not_taken_for_an_ensemble(ihdp_dir):
     d = load_ihdp(1, ihdp_dir)
     network = make_estimator("neural", epochs=3, n_ensemble=1, width=8, head_width=4).fit(d["y"], d["t"], d["X"])
     assert len(network.members_) == 1 and fitted_members(network) == {}
+
+
+def test_a_seed_refits_every_realization_with_other_draws(ihdp_dir):
+    """Realization r is fitted with random_state seed + r: the default reproduces the table, another seed
+    re-draws the subsamples (a figure that moves with it is partly the draw)."""
+    default = evaluate_ihdp(("t_learner",), [1, 2], ihdp_dir, progress=False)
+    same = evaluate_ihdp(("t_learner",), [1, 2], ihdp_dir, progress=False, seed=0)
+    other = evaluate_ihdp(("t_learner",), [1, 2], ihdp_dir, progress=False, seed=1000)
+    assert default["pehe_in"].tolist() == same["pehe_in"].tolist()
+    assert not np.allclose(default["pehe_in"], other["pehe_in"])

@@ -38,16 +38,18 @@ def load_ihdp(realization: int, data_dir: str | Path = DEFAULT_DIR) -> dict[str,
 
 
 def evaluate_ihdp(estimators: tuple[str, ...], realizations: range | list[int], data_dir: str | Path = DEFAULT_DIR,
-                  progress: bool = True) -> pd.DataFrame:
+                  progress: bool = True, seed: int = 0) -> pd.DataFrame:
     """One row per realization × estimator: √PEHE and ε_ATE within-sample (training rows) and out-of-sample
     (held-out rows), and seconds. An ensemble adds a row per member, from the member it fitted (the same fit as
-    that member alone with the same seed; its seconds leave out the shared nuisances)."""
+    that member alone with the same seed; its seconds leave out the shared nuisances). Realization ``r`` is
+    fitted with ``random_state = seed + r``: another ``seed`` reruns the benchmark with other initial weights,
+    splits and subsamples, to see how much of a figure is the draw."""
     rows = []
     for r in tqdm(list(realizations), desc="IHDP realizations", disable=not progress):
         d = load_ihdp(r, data_dir)
         train, held = ~d["held_out"], d["held_out"]
         for name in estimators:
-            fitted = make_estimator(name, random_state=r).fit(d["y"][train], d["t"][train], d["X"][train])
+            fitted = make_estimator(name, random_state=seed + r).fit(d["y"][train], d["t"][train], d["X"][train])
             for label, est in [(name, fitted), *fitted_members(fitted).items()]:
                 rows.append(_scores(r, label, est, d, train, held))
     return pd.DataFrame(rows)
