@@ -373,7 +373,7 @@ def rank(
                                                  progress=True)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
-    report["warnings"] = [mismatch] * bool(mismatch) + _user_warnings(caught)
+    report["warnings"] = ([mismatch] if mismatch else []) + _user_warnings(caught)
     _echo_warnings(report["warnings"])
     _echo_exclusions(report)
     figure = policy_incremental(report)
