@@ -178,11 +178,13 @@ def test_ranking_report_on_an_audited_log(audited_log):
     with pytest.raises(ValueError, match=r"blend \(--blend\) sets the 'blend' policy, which the policies"):
         evaluate_rankings(candidates, policies=("relevance", "uplift"), blend=0.8)  # was dropped without a word
     assert report["lists_showing_every_candidate"] == 0.0 and "smaller k" not in ranking_next_step(report)
+    assert report["warnings"] == []
     # k at the candidates per user (10): every list holds the same items, which the next step used to blame on
     # predicted uplift ranking 'almost as relevance does'
     with pytest.warns(UserWarning, match="k=10 is at least the number of candidates of 100% of lists"):
         _, whole = evaluate_rankings(candidates, k=10, n_bootstrap=20)
     assert whole["lists_showing_every_candidate"] == 1.0 and whole["policies"]["uplift"]["shared_with_relevance"] == 1.0
+    assert len(whole["warnings"]) == 1 and whole["warnings"][0].startswith("k=10 is at least")  # kept for its readers
     assert ranking_next_step(whole).endswith("so the lists hold the same items: choose a smaller k.")
     assert report["policies"]["uplift"]["tied_lists"] == 0.0
     # outcome models that learnt nothing give every candidate of a user one uplift: the list is the tie-break

@@ -111,18 +111,6 @@ def _echo_warnings(messages: Iterable[object]) -> None:
         typer.echo(f"warning: {message}", err=True)
 
 
-def _user_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
-    """The messages of the warnings recorded while a command ran that speak to its user (``UserWarning``); any
-    other kind is raised again as it would have been."""
-    messages = []
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            messages.append(str(w.message))
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return messages
-
-
 def _echo_seconds(seconds: dict[str, float]) -> None:
     """A command's seconds per stage, as results.json (audit) and scores.json (score) record them."""
     typer.echo("seconds per stage: " + ", ".join(f"{name.replace('_', ' ')} {value:.1f}"
@@ -351,6 +339,8 @@ def rank(
     roles = read_audit_roles(uplift)
     check_log_matches_audit(log, table, roles)
     mismatch = logged_propensity_mismatch(uplift)  # its off-policy values weight the log by that propensity
+    if mismatch:
+        _echo_warnings([mismatch])
     _check_category_cap(category, max_per_category)
     if per is None and "request_id" in table.columns:  # the audit was told the log's requests: list per request
         per = "request_id"
@@ -365,16 +355,13 @@ def rank(
         policies = "relevance,uplift,blend" + (",value" if value is not None else "")
     names = tuple(p.strip() for p in policies.split(",") if p.strip())
     try:
-        with warnings.catch_warnings(record=True) as caught:  # kept in ranking.json for its report and its plan
-            warnings.simplefilter("always", UserWarning)
-            rankings, report = evaluate_rankings(candidates, k=k, policies=names, blend=blend, value=value,
-                                                 n_bootstrap=bootstrap, random_state=seed, exclude=exclusions,
-                                                 category=category, max_per_category=max_per_category, per=per,
-                                                 progress=True)
+        rankings, report = evaluate_rankings(candidates, k=k, policies=names, blend=blend, value=value,
+                                             n_bootstrap=bootstrap, random_state=seed, exclude=exclusions,
+                                             category=category, max_per_category=max_per_category, per=per,
+                                             progress=True)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
-    report["warnings"] = ([mismatch] if mismatch else []) + _user_warnings(caught)
-    _echo_warnings(report["warnings"])
+    report["warnings"] = ([mismatch] if mismatch else []) + report["warnings"]  # for its report and its plan
     _echo_exclusions(report)
     figure = policy_incremental(report)
     # the lists, their report and their figure are replaced together: a failed rerun never mixes two runs

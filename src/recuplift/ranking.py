@@ -242,6 +242,8 @@ def evaluate_rankings(candidates: pd.DataFrame, k: int = 5, policies: tuple[str,
     rankings = {policy: rerank(frame, policy, k=k, blend=blend, value=value, exclude=exclude, category=category,
                                max_per_category=max_per_category, per=per) for policy in policies}
     report["lists_showing_every_candidate"] = share_listing_everything(frame, k, per)
+    # what the report's readers (its notebook, a plan sized from it) should know; callers add their own
+    report["warnings"] = [w for w in [listing_everything_warning(k, report["lists_showing_every_candidate"])] if w]
     if exclude is not None:
         report["exclusions"] = exclusion_counts(frame, exclude)
     logging = frame["propensity"].to_numpy(float)
@@ -309,11 +311,18 @@ def share_listing_everything(candidates: pd.DataFrame, k: int, per: str | None =
     """The share of lists with at most ``k`` distinct candidate items: each shows all of them; warned about above
     half, since the policies' lists then hold the same items."""
     share = float((candidates.groupby(list_keys("user_id", per), observed=True)["item_id"].nunique() <= k).mean())
-    if share > 0.5:
-        warnings.warn(f"k={k} is at least the number of candidates of {share:.0%} of lists: they show every "
-                      f"candidate whatever the policy, so there the policies cannot differ; choose a k below the "
-                      f"candidates per list", stacklevel=3)
+    message = listing_everything_warning(k, share)
+    if message:
+        warnings.warn(message, stacklevel=3)
     return share
+
+
+def listing_everything_warning(k: int, share: float) -> str | None:
+    """The warning for ``share`` of lists showing every candidate at this ``k``; None at half or less."""
+    if share <= 0.5:
+        return None
+    return (f"k={k} is at least the number of candidates of {share:.0%} of lists: they show every candidate "
+            f"whatever the policy, so there the policies cannot differ; choose a k below the candidates per list")
 
 
 def exclusion_counts(candidates: pd.DataFrame, exclude: pd.DataFrame) -> dict[str, int]:

@@ -202,7 +202,7 @@ def _log_check(log: pd.DataFrame, model: UpliftModel, roles: Roles, policies: tu
     rankings, report = evaluate_rankings(frame, k=k, policies=run, blend=blend, value=value if "value" in run else None,
                                          n_bootstrap=n_bootstrap, random_state=random_state, category=cap,
                                          max_per_category=max_per_category if cap else None, per=log_per)
-    report["warnings"] = list(model.warnings_)  # valued on the log: its data warnings carry over, as rank's do
+    report["warnings"] = [*model.warnings_, *report["warnings"]]  # valued on the log: its data warnings carry over
     scale = 1000 / frame["user_id"].nunique()
     checks: dict[str, dict | None] = dict.fromkeys(policies)
     for policy in run:
