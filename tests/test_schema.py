@@ -146,6 +146,7 @@ def test_propensities_given_as_percentages_are_recognized():
     df.loc[[1, 2], "propensity"] = 1.0  # an always-shown row is no percentage
     [p] = problems_of(df)
     assert "2 rows (25.0%) lie outside" in p.rule and "leaves no overlap" in p.hint
+    assert "df[df['propensity'].between(0, 1, inclusive='neither')]" in p.hint
 
 
 @pytest.mark.parametrize("value, rule", [(0, "≥ 1"), (2.5, "whole number")])

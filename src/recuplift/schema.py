@@ -604,7 +604,9 @@ def _check_propensity(df: pd.DataFrame, col: str, problems: list[Problem]) -> pd
         if values.min() > 0 and values.max() < 100 and (values > 1).mean() > 0.5:
             hint = f"these look like percentages: divide by 100, df[{col!r}] / 100"
         else:
-            hint = "a logging probability of 0 or 1 leaves no overlap; drop those rows"
+            hint = ("a logging probability of 0 or 1 leaves no overlap: nothing in the log says what those rows "
+                    "would have done in the other arm; keep the rows the logger randomized, "
+                    f"df[df[{col!r}].between(0, 1, inclusive='neither')], and read the effect as theirs")
         problems.append(Problem(col, f"propensity must lie strictly inside (0, 1); {int(outside.sum()):,} rows "
                                      f"({outside.mean():.1%}) lie outside (values run from {values.min():g} to "
                                      f"{values.max():g})", offending_rows(outside), hint))
