@@ -433,6 +433,42 @@ def _tabular_log(effect: float, seed: int = 0, n_users: int = 300, per_user: int
                          "exposed": exposed, "outcome": outcome, "x": x})
 
 
+def _popularity_log(seed: int, n_users: int = 300, per_user: int = 20, n_items: int = 120) -> pd.DataFrame:
+    """A log whose items carry an unrecorded popularity that raises both exposure and the click; x is recorded;
+    ``propensity`` is the logger's own."""
+    rng = np.random.default_rng(seed)
+    n = n_users * per_user
+    item = rng.integers(0, n_items, n)
+    popularity = rng.normal(size=n_items)[item]
+    x = rng.normal(size=n)
+    propensity = 1 / (1 + np.exp(-(x + 1.2 * popularity)))
+    exposed = (rng.random(n) < propensity).astype(int)
+    outcome = (rng.random(n) < 1 / (1 + np.exp(1.5 - x - popularity - 0.5 * exposed))).astype(int)
+    return pd.DataFrame({"user_id": np.repeat(np.arange(n_users), per_user), "item_id": item, "exposed": exposed,
+                         "outcome": outcome, "x": x, "propensity": propensity})
+
+
+def test_an_unrecorded_item_popularity_is_named_and_a_logged_propensity_clears_it():
+    log = _popularity_log(0)
+    roles = Roles(covariates=("x",), text=None)
+    missed, logged = (Audit(roles, estimators=("aipw",), run_refuters=False, progress=False).fit(data)
+                      for data in (log.drop(columns="propensity"), log))
+    shared = missed.diagnostics["shared_confounding"]
+    assert shared["item"]["flagged"] and not shared["user"]["flagged"]
+    assert shared["item"]["bias"] >= missed.ate["estimate"] - logged.ate["estimate"] - 3 * shared["item"]["se"] > 0
+    warning = next(w for w in missed.diagnostics["warnings"] if w.startswith("confounding shared by each item's"))
+    assert f"about {shared['item']['bias']:+.4f}" in warning and "popularity" in warning
+    headline = missed.headline().set_index("question")["answer"]
+    assert headline["confounding shared by an item's or a user's rows"].startswith("WARN: ")
+    assert headline["next step"].startswith("a confounder constant per item is missing")
+    table = missed.shared_confounding().set_index("rows shared by")
+    assert table.loc["each item", "named"] and table.loc["each item", "bias it implies"] == shared["item"]["bias"]
+    assert not any(check["flagged"] for check in logged.diagnostics["shared_confounding"].values())
+    assert not any(w.startswith("confounding shared") for w in logged.diagnostics["warnings"])
+    assert logged.headline().set_index("question")["answer"]["confounding shared by an item's or a user's rows"] \
+        .startswith("pass: ")
+
+
 @pytest.mark.slow
 def test_refuters_pass_a_strong_effect_and_the_sensitivity_checks_fail_a_null_one():
     roles = Roles(covariates=("x",), text=None)

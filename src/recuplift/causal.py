@@ -91,6 +91,16 @@ class AuditResult:
         """The estimates table: one row per estimator × adjustment."""
         return self.estimates[["estimator", "adjustment", "ate", "ci_low", "ci_high", "seconds"]]
 
+    def shared_confounding(self) -> pd.DataFrame:
+        """The shared-confounding check, one row per grouping (each item's rows, each user's): the bias a
+        confounder they share would give the doubly robust estimate, its standard error, z, and whether it was
+        named. Empty for a log without item or user ids, or an audit written before the check existed."""
+        checks = self.diagnostics.get("shared_confounding") or {}
+        return pd.DataFrame([{"rows shared by": f"each {name}", "bias it implies": check["bias"],
+                              "standard error": check["se"], "z": check["z"], "named": check["flagged"]}
+                             for name, check in checks.items()],
+                            columns=["rows shared by", "bias it implies", "standard error", "z", "named"])
+
     def to_dict(self) -> dict[str, Any]:
         return {"n_rows": self.n_rows, "ate": self.ate, "att": self.att, "recommended": self.recommended,
                 "estimates": self.estimates.to_dict(orient="records"), "refutations": self.refutations,
@@ -135,6 +145,15 @@ class AuditResult:
         rows.append(("balance after weighting", f"{'pass' if balance['passed'] else 'WARN'}: "
                                                 f"{balance['share_above_0.1_after']:.0%} of {balance['columns']} "
                                                 f"columns with |SMD| > 0.1"))
+        shared = self.diagnostics.get("shared_confounding") or {}  # absent from audits saved before it existed
+        if shared:
+            flagged = [name for name, check in shared.items() if check["flagged"]]
+            rows.append(("confounding shared by an item's or a user's rows",
+                         f"{'WARN' if flagged else 'pass'}: the bias it would cause, "
+                         + "; ".join(f"by {name} {check['bias']:+.4f} (z = {check['z']:.1f})"
+                                     for name, check in shared.items())))
+        else:
+            flagged = []
         if self.refutations:
             passed = sum(r["passed"] for r in self.refutations)
             failed = [r["name"] for r in self.refutations if not r["passed"]]
@@ -144,6 +163,10 @@ class AuditResult:
         if not overlap["passed"]:
             step = ("exposure was all but certain for many rows (overlap fails), so the log cannot compare like with "
                     "like there: only a randomized test can tell; size an A/B test for the smallest lift worth shipping")
+        elif flagged:
+            step = (f"a confounder constant per {' and per '.join(flagged)} is missing (see the warnings): add it to "
+                    f"the covariates, or log the propensity, before acting on this estimate; only a randomized test "
+                    f"is free of it")
         elif significant:
             step = "confirm with an A/B test targeted at the top uplift segment (see the planning report)"
         else:
@@ -542,6 +565,7 @@ class Audit(BaseEstimator):
         overlap["calibration"] = {"source": nuis.propensity_source,  # is it who was exposed? (the overlap figure)
                                   **diagnostics.propensity_calibration(nuis.propensity, self.t_, self.groups_)}
         deciles = uplift_by_quantile(self.uplift_, self.dr_, self.groups_)
+        shared = self._shared_confounding(nuis, ate["se"])
         diag = {
             "overlap": overlap,
             "balance": diagnostics.balance_summary(balance_table),
@@ -549,7 +573,8 @@ class Audit(BaseEstimator):
                          for rung, n in self.nuisances_.items()},
             "uplift_validation": diagnostics.uplift_validation(self.uplift_, self.dr_, self.groups_),
             "warnings": [str(w) for w in self.report_.warnings] + _nuisance_warnings(nuis, self.t_)
-                        + _overlap_warnings(overlap, nuis),
+                        + _overlap_warnings(overlap, nuis) + _shared_confounding_warnings(shared, ate["se"]),
+            "shared_confounding": shared,
             "text": self.sets_.text_features.encoding_summary() if self.sets_.text_features is not None else None,
         }
         heterogeneity = {"deciles": deciles.to_dict(orient="records"), "by_group": self._group_effects(),
@@ -586,6 +611,22 @@ class Audit(BaseEstimator):
                            settings=self._settings(),
                            figures_data={"balance": balance_table, "qini": qini_curve(self.uplift_, self.dr_),
                                          "graph_groups": self._graph_groups()})
+
+    def _shared_confounding(self, nuis: Nuisances, ate_se: float) -> dict[str, dict[str, Any]]:
+        """Per grouping (item, user), the bias a confounder shared by the group's rows gives the recommended
+        rung's doubly robust estimate (:func:`diagnostics.shared_confounding`), flagged when it lies
+        ``SHARED_CONFOUNDING_Z`` standard errors from 0 and is at least one standard error of the estimate."""
+        roles, out = self.roles_, {}
+        for name, column, across in (("item", roles.item_id, roles.user_id), ("user", roles.user_id, roles.item_id)):
+            if column is None:
+                continue
+            check = diagnostics.shared_confounding(
+                self.t_, self.y_, nuis.clipped_propensity(), nuis.mu0, nuis.mu1, self.data_[column].to_numpy(),
+                self.data_[across].to_numpy() if across else None)
+            if check is not None:
+                out[name] = {**check, "flagged": bool(abs(check["z"]) >= diagnostics.SHARED_CONFOUNDING_Z
+                                                      and abs(check["bias"]) >= ate_se)}
+        return out
 
     def _settings(self) -> dict[str, Any]:
         """What reruns this audit, JSON-safe: an estimator object given as a setting is kept as its repr."""
@@ -663,6 +704,26 @@ def _overlap_warnings(overlap: dict[str, Any], nuisances: Nuisances) -> list[str
     return [f"overlap: {what} — who is shown is all but decided, so the effect there rests on the outcome models' "
             f"extrapolation and on extreme weights; audit the rows where exposure was uncertain, or read the estimate "
             f"as model-based"]
+
+
+SHARED_EXAMPLES = {"item": "its popularity, price or age in the catalogue",
+                   "user": "their activity, tenure or a taste their texts do not state"}
+
+
+def _shared_confounding_warnings(shared: dict[str, dict[str, Any]], ate_se: float) -> list[str]:
+    """A confounder constant per item (or user) that the adjustment missed, large enough to matter."""
+    out = []
+    for name, check in shared.items():
+        if not check["flagged"]:
+            continue
+        others = "users" if name == "item" else "items"
+        out.append(f"confounding shared by each {name}'s rows: what the propensity model misses about {'an' if name == 'item' else 'a'} {name} and "
+                   f"what the outcome models miss about it move together across its {others}, enough to bias the "
+                   f"recommended estimate by about {check['bias']:+.4f} (z = {check['z']:.1f}; the estimate's "
+                   f"standard error is {ate_se:.4f}, and its interval does not include this bias) — a confounder "
+                   f"constant per {name} ({SHARED_EXAMPLES[name]}) is missing from the covariates and texts: add it "
+                   f"with --covariates, or log the propensity")
+    return out
 
 
 # the folds, the seed and the nuisance models (their size, the propensity floor) are the same for every estimator
