@@ -458,8 +458,13 @@ def test_an_unrecorded_item_popularity_is_named_and_a_logged_propensity_clears_i
     assert shared["item"]["bias"] >= missed.ate["estimate"] - logged.ate["estimate"] - 3 * shared["item"]["se"] > 0
     warning = next(w for w in missed.diagnostics["warnings"] if w.startswith("confounding shared by each item's"))
     assert f"about {shared['item']['bias']:+.4f}" in warning and "popularity" in warning
+    subtracted = missed.diagnostics["shared_confounding_subtracted"]
+    assert f"leaves {subtracted['estimate']:+.4f} [{subtracted['ci_low']:+.4f}, {subtracted['ci_high']:+.4f}]" in warning
+    # the reading lands nearer what the logged propensity gives than the estimate that missed popularity
+    assert abs(subtracted["estimate"] - logged.ate["estimate"]) < 0.5 * abs(missed.ate["estimate"] - logged.ate["estimate"])
     headline = missed.headline().set_index("question")["answer"]
     assert headline["confounding shared by an item's or a user's rows"].startswith("WARN: ")
+    assert f"subtracted, the effect reads {subtracted['estimate']:+.4f}" in headline["confounding shared by an item's or a user's rows"]
     assert headline["next step"].startswith("a confounder constant per item is missing")
     table = missed.shared_confounding().set_index("rows shared by")
     assert table.loc["each item", "named"] and table.loc["each item", "bias it implies"] == shared["item"]["bias"]

@@ -187,3 +187,11 @@ def test_shared_confounding_needs_a_group_seen_by_two_units():
     ones = np.ones(4)
     assert diagnostics.shared_confounding(np.array([1, 0, 1, 0]), ones, ones / 2, ones / 2, ones / 2,
                                           np.array([0, 0, 1, 1]), np.array([7, 7, 8, 8])) is None
+
+
+def test_subtracting_the_shared_bias_moves_the_estimate_and_widens_its_interval_by_the_checks_errors():
+    checks = {"item": {"bias": 0.03, "se": 0.004}, "user": {"bias": -0.01, "se": 0.003}}
+    out = diagnostics.subtract_shared_bias(0.10, 0.012, checks)
+    assert out["subtracted"] == pytest.approx(0.02) and out["estimate"] == pytest.approx(0.08)
+    assert out["se"] == pytest.approx(0.013)  # sqrt(0.012² + 0.004² + 0.003²)
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((0.08 - 1.96 * 0.013, 0.08 + 1.96 * 0.013))

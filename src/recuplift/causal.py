@@ -148,10 +148,14 @@ class AuditResult:
         shared = self.diagnostics.get("shared_confounding") or {}  # absent from audits saved before it existed
         if shared:
             flagged = [name for name, check in shared.items() if check["flagged"]]
-            rows.append(("confounding shared by an item's or a user's rows",
-                         f"{'WARN' if flagged else 'pass'}: the bias it would cause, "
-                         + "; ".join(f"by {name} {check['bias']:+.4f} (z = {check['z']:.1f})"
-                                     for name, check in shared.items())))
+            answer = (f"{'WARN' if flagged else 'pass'}: the bias it would cause, "
+                      + "; ".join(f"by {name} {check['bias']:+.4f} (z = {check['z']:.1f})"
+                                  for name, check in shared.items()))
+            adjusted = self.diagnostics.get("shared_confounding_subtracted")
+            if flagged and adjusted:
+                answer += (f"; subtracted, the effect reads {adjusted['estimate']:+.4f} [{adjusted['ci_low']:+.4f}, "
+                           f"{adjusted['ci_high']:+.4f}] (an assumption, not a measurement)")
+            rows.append(("confounding shared by an item's or a user's rows", answer))
         else:
             flagged = []
         if self.refutations:
@@ -573,8 +577,10 @@ class Audit(BaseEstimator):
                          for rung, n in self.nuisances_.items()},
             "uplift_validation": diagnostics.uplift_validation(self.uplift_, self.dr_, self.groups_),
             "warnings": [str(w) for w in self.report_.warnings] + _nuisance_warnings(nuis, self.t_)
-                        + _overlap_warnings(overlap, nuis) + _shared_confounding_warnings(shared, ate["se"]),
+                        + _overlap_warnings(overlap, nuis) + _shared_confounding_warnings(shared, ate),
             "shared_confounding": shared,
+            "shared_confounding_subtracted": diagnostics.subtract_shared_bias(ate["estimate"], ate["se"], shared)
+                                             if shared else None,
             "text": self.sets_.text_features.encoding_summary() if self.sets_.text_features is not None else None,
         }
         heterogeneity = {"deciles": deciles.to_dict(orient="records"), "by_group": self._group_effects(),
@@ -710,19 +716,27 @@ SHARED_EXAMPLES = {"item": "its popularity, price or age in the catalogue",
                    "user": "their activity, tenure or a taste their texts do not state"}
 
 
-def _shared_confounding_warnings(shared: dict[str, dict[str, Any]], ate_se: float) -> list[str]:
-    """A confounder constant per item (or user) that the adjustment missed, large enough to matter."""
+def _shared_confounding_warnings(shared: dict[str, dict[str, Any]], ate: dict[str, Any]) -> list[str]:
+    """A confounder constant per item (or user) that the adjustment missed, large enough to matter, with the
+    estimate it would leave once subtracted (a reading, not a measurement)."""
     out = []
+    ate_se = ate["se"]
     for name, check in shared.items():
         if not check["flagged"]:
             continue
-        others = "users" if name == "item" else "items"
-        out.append(f"confounding shared by each {name}'s rows: what the propensity model misses about {'an' if name == 'item' else 'a'} {name} and "
-                   f"what the outcome models miss about it move together across its {others}, enough to bias the "
-                   f"recommended estimate by about {check['bias']:+.4f} (z = {check['z']:.1f}; the estimate's "
+        unit, others = ("an item", "users") if name == "item" else ("a user", "items")
+        out.append(f"confounding shared by each {name}'s rows: what the propensity model misses about {unit} and "
+                   f"what the outcome models miss about it move together across its {others}, enough to bias a "
+                   f"doubly robust estimate on the recommended rung by about {check['bias']:+.4f} (z = "
+                   f"{check['z']:.1f}; the recommended estimate's "
                    f"standard error is {ate_se:.4f}, and its interval does not include this bias) — a confounder "
                    f"constant per {name} ({SHARED_EXAMPLES[name]}) is missing from the covariates and texts: add it "
                    f"with --covariates, or log the propensity")
+    if out:
+        adjusted = diagnostics.subtract_shared_bias(ate["estimate"], ate_se, shared)
+        out[-1] += (f"; subtracting what the checks read ({adjusted['subtracted']:+.4f}) leaves "
+                    f"{adjusted['estimate']:+.4f} [{adjusted['ci_low']:+.4f}, {adjusted['ci_high']:+.4f}], a reading "
+                    f"that assumes the missed confounder is shared that way, not a measurement")
     return out
 
 

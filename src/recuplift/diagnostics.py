@@ -168,6 +168,17 @@ def shared_confounding(exposed: np.ndarray, outcome: np.ndarray, propensity: np.
     return {"bias": bias, "se": se, "z": float(z), "groups": int(k), "rows": int(rows.to_numpy()[usable].sum())}
 
 
+def subtract_shared_bias(estimate: float, se: float, checks: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The estimate with every grouping's shared-confounding bias (:func:`shared_confounding`) subtracted and its
+    variance added, under a normal 95% interval: a reading under the assumption that what was missed is shared by
+    the groups' rows, not a measurement (the checks' errors are taken as independent of the estimate's)."""
+    subtracted = float(sum(check["bias"] for check in checks.values()))
+    se_total = float(np.sqrt(se ** 2 + sum(check["se"] ** 2 for check in checks.values())))
+    adjusted = estimate - subtracted
+    return {"estimate": adjusted, "ci_low": adjusted - 1.96 * se_total, "ci_high": adjusted + 1.96 * se_total,
+            "se": se_total, "subtracted": subtracted}
+
+
 def e_value(estimate: float, ci_low: float, ci_high: float, outcome: np.ndarray, exposed: np.ndarray) -> dict[str, Any]:
     """E-value (VanderWeele & Ding 2017): how strong an unobserved confounder would have to be, on the risk-ratio
     scale with both exposure and outcome, to explain the effect away.
