@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from _harness import report, seed_range, true_nuisance_covers
+from _harness import report, seed_range, shared_confounding_fields, shared_confounding_summary, true_nuisance_covers
 from recuplift.causal import DEFAULT_ESTIMATORS, Audit
 from recuplift.simulate import simulate
 from recuplift.text import TextEncoder
@@ -58,7 +58,8 @@ def main(seeds: range = range(10)) -> None:
                          "true_ate": truth["ate"], "naive_bias": truth["naive_bias"], "ate": result.ate["estimate"],
                          "ci_low": result.ate["ci_low"], "ci_high": result.ate["ci_high"], "bias": truth["bias"],
                          "bias_removed": share_removed, "covered": truth["covered"],
-                         "uplift_pehe": truth["pehe"], "oracle_covered": oracle, "seconds": seconds})
+                         "se": result.ate["se"], "uplift_pehe": truth["pehe"], "oracle_covered": oracle,
+                         **shared_confounding_fields(result), "seconds": seconds})
             for row in result.estimates.to_dict(orient="records"):
                 estimates.append({"seed": seed, "propensity": propensity, **{k: row[k] for k in (
                     "estimator", "adjustment", "ate", "bias", "covered", "pehe", "seconds")},
@@ -84,6 +85,7 @@ def main(seeds: range = range(10)) -> None:
     oracle_coverage = per_run.drop_duplicates("seed")["oracle_covered"].mean()
     summary["reference: AIPW with the true propensity and outcome probabilities, coverage on the same seeds"] = \
         f"{oracle_coverage:.0%}"
+    summary.update(shared_confounding_summary(per_run))
     summary["mean seconds per audit"] = f"{per_run['seconds'].mean():.0f}"
     summary["target"] = "≥ 90% of the naive bias removed on average and ≥ 90% coverage, over all runs"
     summary["pass"] = bool(removed >= 0.9 and coverage >= 0.9)
