@@ -94,7 +94,8 @@ class AuditResult:
     def shared_confounding(self) -> pd.DataFrame:
         """The shared-confounding check, one row per grouping (each item's rows, each user's): the bias a
         confounder they share would give the doubly robust estimate, its standard error, z, and whether it was
-        named. Empty for a log without item or user ids, or an audit written before the check existed."""
+        named. Empty with a logged propensity (nothing for it to bias), for a log without item or user ids, or for
+        an audit written before the check existed."""
         checks = self.diagnostics.get("shared_confounding") or {}
         return pd.DataFrame([{"rows shared by": f"each {name}", "bias it implies": check["bias"],
                               "standard error": check["se"], "z": check["z"], "named": check["flagged"]}
@@ -158,6 +159,10 @@ class AuditResult:
             rows.append(("confounding shared by an item's or a user's rows", answer))
         else:
             flagged = []
+            if overlap.get("calibration", {}).get("source") == "logged":
+                rows.append(("confounding shared by an item's or a user's rows",
+                             "not needed: with the logged propensity a doubly robust estimate takes no bias from a "
+                             "confounder the covariates miss"))
         if self.refutations:
             passed = sum(r["passed"] for r in self.refutations)
             failed = [r["name"] for r in self.refutations if not r["passed"]]
@@ -621,7 +626,11 @@ class Audit(BaseEstimator):
     def _shared_confounding(self, nuis: Nuisances, ate_se: float) -> dict[str, dict[str, Any]]:
         """Per grouping (item, user), the bias a confounder shared by the group's rows gives the recommended
         rung's doubly robust estimate (:func:`diagnostics.shared_confounding`), flagged when it lies
-        ``SHARED_CONFOUNDING_Z`` standard errors from 0 and is at least one standard error of the estimate."""
+        ``SHARED_CONFOUNDING_Z`` standard errors from 0 and is at least one standard error of the estimate. None
+        with a logged propensity: AIPW's bias is what the propensity misses times what the outcome models miss, and
+        a logged propensity that is who was exposed misses nothing (the calibration check says whether it is)."""
+        if nuis.propensity_source == "logged":
+            return {}
         roles, out = self.roles_, {}
         for name, column, across in (("item", roles.item_id, roles.user_id), ("user", roles.user_id, roles.item_id)):
             if column is None:
