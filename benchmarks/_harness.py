@@ -108,6 +108,9 @@ def shared_confounding_summary(runs: pd.DataFrame) -> dict[str, str]:
     the read bias subtracted and its variance added."""
     out = {}
     for case, group in runs.groupby("propensity", sort=False):
+        if group[["shared_item_bias", "shared_user_bias"]].isna().all(axis=None):
+            out[f"shared-confounding check ({case})"] = "not computed (a logged propensity leaves it nothing to bias)"
+            continue
         read = group["shared_item_bias"].fillna(0) + group["shared_user_bias"].fillna(0)
         se = np.sqrt(group["se"] ** 2 + group["shared_item_se"].fillna(0) ** 2 + group["shared_user_se"].fillna(0) ** 2)
         corrected = (group["ate"] - read - group["true_ate"]).abs() <= 1.96 * se

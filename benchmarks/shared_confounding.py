@@ -7,7 +7,7 @@ on real services. The logger shows a record more often when its genre is the lis
 popular; the organic purchase rate follows both; the effect of showing is larger on a genre match and varies
 by listener. Three cases per seed:
 
-* ``logged``: the logger's propensity is in the log — nothing is missed, the check should stay quiet;
+* ``logged``: the logger's propensity is in the log — nothing for a shared confounder to bias; not computed;
 * ``removed``: no propensity, popularity unrecorded — a confounder constant per item that texts cannot reveal;
   the check should name it and read about the bias the estimate has;
 * ``recorded``: no propensity, popularity given as a column — nothing shared is missed; quiet again.
@@ -79,9 +79,10 @@ def main(seeds: range = range(10)) -> None:
             result = audit.fit(data)
             record = audit_record(result, time.perf_counter() - t0, seed=seed, propensity=case, rows=len(log))
             runs.append(record)
-            print(f"seed {seed}, {case}: bias {record['bias']:+.4f}, check read item {record['shared_item_bias']:+.4f} "
-                  f"user {record['shared_user_bias']:+.4f}, named {record['shared_flagged']}, covered "
-                  f"{record['covered']}", flush=True)
+            read = ", ".join(f"{name} {record[f'shared_{name}_bias']:+.4f}" for name in ("item", "user")
+                             if record[f"shared_{name}_bias"] is not None) or "nothing (not computed)"
+            print(f"seed {seed}, {case}: bias {record['bias']:+.4f}, check read {read}, named "
+                  f"{record['shared_flagged']}, covered {record['covered']}", flush=True)
     per_run = pd.DataFrame(runs)
     rows = []
     for case, group in per_run.groupby("propensity", sort=False):
@@ -92,9 +93,9 @@ def main(seeds: range = range(10)) -> None:
                      "mean_share_of_naive_bias_removed": float(group["removed"].mean()),
                      "seconds": float(group["seconds"].mean())})
     summary = {**shared_confounding_summary(per_run),
-               "target (ours)": "named in most 'removed' runs and in few 'logged' or 'recorded' runs",
+               "target (ours)": "named in most 'removed' runs and in few 'recorded' runs",
                "pass": bool((per_run.loc[per_run["propensity"] == "removed", "shared_flagged"].mean() >= 0.8)
-                            and per_run.loc[per_run["propensity"] != "removed", "shared_flagged"].mean() <= 0.1),
+                            and per_run.loc[per_run["propensity"] == "recorded", "shared_flagged"].mean() <= 0.1),
                "runs": runs}
     report("shared_confounding", rows, summary, started)
 
