@@ -575,6 +575,7 @@ class Audit(BaseEstimator):
                                   **diagnostics.propensity_calibration(nuis.propensity, self.t_, self.groups_)}
         deciles = uplift_by_quantile(self.uplift_, self.dr_, self.groups_)
         shared = self._shared_confounding(nuis, ate["se"])
+        subtracted = diagnostics.subtract_shared_bias(ate["estimate"], ate["se"], shared) if shared else None
         diag = {
             "overlap": overlap,
             "balance": diagnostics.balance_summary(balance_table),
@@ -582,10 +583,9 @@ class Audit(BaseEstimator):
                          for rung, n in self.nuisances_.items()},
             "uplift_validation": diagnostics.uplift_validation(self.uplift_, self.dr_, self.groups_),
             "warnings": [str(w) for w in self.report_.warnings] + _nuisance_warnings(nuis, self.t_)
-                        + _overlap_warnings(overlap, nuis) + _shared_confounding_warnings(shared, ate),
+                        + _overlap_warnings(overlap, nuis) + _shared_confounding_warnings(shared, ate["se"], subtracted),
             "shared_confounding": shared,
-            "shared_confounding_subtracted": diagnostics.subtract_shared_bias(ate["estimate"], ate["se"], shared)
-                                             if shared else None,
+            "shared_confounding_subtracted": subtracted,
             "text": self.sets_.text_features.encoding_summary() if self.sets_.text_features is not None else None,
         }
         heterogeneity = {"deciles": deciles.to_dict(orient="records"), "by_group": self._group_effects(),
@@ -725,11 +725,11 @@ SHARED_EXAMPLES = {"item": "its popularity, price or age in the catalogue",
                    "user": "their activity, tenure or a taste their texts do not state"}
 
 
-def _shared_confounding_warnings(shared: dict[str, dict[str, Any]], ate: dict[str, Any]) -> list[str]:
+def _shared_confounding_warnings(shared: dict[str, dict[str, Any]], ate_se: float,
+                                 subtracted: dict[str, Any] | None) -> list[str]:
     """A confounder constant per item (or user) that the adjustment missed, large enough to matter, with the
-    estimate it would leave once subtracted (a reading, not a measurement)."""
+    estimate it would leave once subtracted (``subtracted``, a reading, not a measurement)."""
     out = []
-    ate_se = ate["se"]
     for name, check in shared.items():
         if not check["flagged"]:
             continue
@@ -741,10 +741,9 @@ def _shared_confounding_warnings(shared: dict[str, dict[str, Any]], ate: dict[st
                    f"standard error is {ate_se:.4f}, and its interval does not include this bias) — a confounder "
                    f"constant per {name} ({SHARED_EXAMPLES[name]}) is missing from the covariates and texts: add it "
                    f"with --covariates, or log the propensity")
-    if out:
-        adjusted = diagnostics.subtract_shared_bias(ate["estimate"], ate_se, shared)
-        out[-1] += (f"; subtracting what the checks read ({adjusted['subtracted']:+.4f}) leaves "
-                    f"{adjusted['estimate']:+.4f} [{adjusted['ci_low']:+.4f}, {adjusted['ci_high']:+.4f}], a reading "
+    if out and subtracted:
+        out[-1] += (f"; subtracting what the checks read ({subtracted['subtracted']:+.4f}) leaves "
+                    f"{subtracted['estimate']:+.4f} [{subtracted['ci_low']:+.4f}, {subtracted['ci_high']:+.4f}], a reading "
                     f"that assumes the missed confounder is shared that way, not a measurement")
     return out
 
