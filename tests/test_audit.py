@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -455,21 +456,39 @@ def test_an_unrecorded_item_popularity_is_named_and_a_logged_propensity_clears_i
                       for data in (log.drop(columns="propensity"), log))
     shared = missed.diagnostics["shared_confounding"]
     assert shared["item"]["flagged"] and not shared["user"]["flagged"]
-    assert shared["item"]["bias"] >= missed.ate["estimate"] - logged.ate["estimate"] - 3 * shared["item"]["se"] > 0
+    missed_by = missed.ate["uncorrected"]["estimate"] - logged.ate["estimate"]
+    assert shared["item"]["bias"] >= missed_by - 3 * shared["item"]["se"] > 0
     warning = next(w for w in missed.diagnostics["warnings"] if w.startswith("confounding shared by each item's"))
     assert f"about {shared['item']['bias']:+.4f}" in warning and "popularity" in warning
-    subtracted = missed.diagnostics["shared_confounding_subtracted"]
-    assert f"leaves {subtracted['estimate']:+.4f} [{subtracted['ci_low']:+.4f}, {subtracted['ci_high']:+.4f}]" in warning
-    # the reading lands nearer what the logged propensity gives than the estimate that missed popularity
-    assert abs(subtracted["estimate"] - logged.ate["estimate"]) < 0.5 * abs(missed.ate["estimate"] - logged.ate["estimate"])
+    # the recommended estimate has the named read subtracted
+    aipw = missed.estimates.set_index("estimator").loc["aipw"]
+    before = missed.ate["uncorrected"]
+    assert "item" in missed.ate["subtracted"] and before["estimate"] == aipw["ate"]
+    assert missed.ate["estimate"] == pytest.approx(before["estimate"] - sum(missed.ate["subtracted"].values()))
+    assert missed.ate["ci_high"] - missed.ate["ci_low"] > before["ci_high"] - before["ci_low"]
+    assert f"by item {missed.ate['subtracted']['item']:+.4f}" in missed.recommended["reason"]
+    assert "the recommended estimate has it subtracted" in warning
+    # it lands nearer what the logged propensity gives than the estimate that missed popularity; the ATT too
+    assert abs(missed.ate["estimate"] - logged.ate["estimate"]) < 0.5 * abs(missed_by)
+    assert missed.att["subtracted"].keys() == missed.ate["subtracted"].keys()
+    assert abs(missed.att["estimate"] - logged.att["estimate"]) \
+        < 0.5 * abs(missed.att["uncorrected"]["estimate"] - logged.att["estimate"])
     headline = missed.headline().set_index("question")["answer"]
-    assert headline["confounding shared by an item's or a user's rows"].startswith("WARN: ")
-    assert f"subtracted, the effect reads {subtracted['estimate']:+.4f}" in headline["confounding shared by an item's or a user's rows"]
+    answer = headline["confounding shared by an item's or a user's rows"]
+    assert answer.startswith("WARN: ") and "subtracted from the estimate" in answer
+    assert f"before subtracting, the effect read {before['estimate']:+.4f}" in answer
     assert headline["next step"].startswith("a confounder constant per item is missing")
+    # the ladder figure ends with the headline estimate; without a subtraction it shows the estimates alone
+    ladders = {name: [label.get_text() for label in result.plot_ladder().axes[0].get_yticklabels()]
+               for name, result in (("missed", missed), ("logged", logged))}
+    assert len(ladders["missed"]) == len(missed.estimates) + 1 and len(ladders["logged"]) == len(logged.estimates)
+    assert "less shared bias (item" in ladders["missed"][-1]
+    plt.close("all")
     table = missed.shared_confounding().set_index("rows shared by")
     assert table.loc["each item", "named"] and table.loc["each item", "bias it implies"] == shared["item"]["bias"]
     # with the logged propensity there is nothing for it to bias: not computed, and said so
     assert logged.diagnostics["shared_confounding"] == {} and logged.shared_confounding().empty
+    assert logged.ate["subtracted"] == {} and logged.ate["estimate"] == logged.estimates.set_index("estimator").loc["aipw", "ate"]
     assert not any(w.startswith("confounding shared") for w in logged.diagnostics["warnings"])
     assert logged.headline().set_index("question")["answer"]["confounding shared by an item's or a user's rows"] \
         .startswith("not needed: with the logged propensity")

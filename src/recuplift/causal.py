@@ -149,13 +149,15 @@ class AuditResult:
         shared = self.diagnostics.get("shared_confounding") or {}  # absent from audits saved before it existed
         if shared:
             flagged = [name for name, check in shared.items() if check["flagged"]]
+            taken = ate.get("subtracted", {})  # absent from audits saved before the estimate subtracted it
             answer = (f"{'WARN' if flagged else 'pass'}: the bias it would cause, "
-                      + "; ".join(f"by {name} {check['bias']:+.4f} (z = {check['z']:.1f})"
+                      + "; ".join(f"by {name} {check['bias']:+.4f} (z = {check['z']:.1f}"
+                                  + (", subtracted from the estimate)" if name in taken else ")")
                                   for name, check in shared.items()))
-            adjusted = self.diagnostics.get("shared_confounding_subtracted")
-            if flagged and adjusted:
-                answer += (f"; subtracted, the effect reads {adjusted['estimate']:+.4f} [{adjusted['ci_low']:+.4f}, "
-                           f"{adjusted['ci_high']:+.4f}] (an assumption, not a measurement)")
+            if taken:
+                before = ate["uncorrected"]
+                answer += (f"; before subtracting, the effect read {before['estimate']:+.4f} "
+                           f"[{before['ci_low']:+.4f}, {before['ci_high']:+.4f}]")
             rows.append(("confounding shared by an item's or a user's rows", answer))
         else:
             flagged = []
@@ -225,8 +227,16 @@ class AuditResult:
 
     # -- figures ---------------------------------------------------------------------------------------------
     def plot_ladder(self):  # noqa: ANN201 - matplotlib Figure
+        """Every estimate on every rung and, when the recommended one had a shared-confounding bias subtracted,
+        that headline estimate as a last row."""
         truth = self.ground_truth["ate"] if self.ground_truth else None
-        return plots.ladder(self.estimates, truth)
+        rows = self.estimates[["estimator", "adjustment", "ate", "ci_low", "ci_high"]]
+        if self.ate.get("subtracted"):
+            rows = pd.concat([rows, pd.DataFrame([{
+                "estimator": f"{self.ate['estimator']} less shared bias ({', '.join(self.ate['subtracted'])})",
+                "adjustment": self.ate["adjustment"], "ate": self.ate["estimate"], "ci_low": self.ate["ci_low"],
+                "ci_high": self.ate["ci_high"]}])], ignore_index=True)
+        return plots.ladder(rows, truth)
 
     def plot_overlap(self):  # noqa: ANN201
         return plots.overlap(self.diagnostics["overlap"])
@@ -391,6 +401,8 @@ class Audit(BaseEstimator):
         self.estimates_ = pd.DataFrame(rows)
         self.recommended_ = self._recommend()
         self._heterogeneity()
+        self.shared_ = self._shared_confounding(self.nuisance_richest_)
+        self._subtract_shared_confounding()
         return self
 
     def refute(self) -> "Audit":
@@ -430,7 +442,9 @@ class Audit(BaseEstimator):
         log has one (consistent even if the outcome model is wrong), otherwise with the cross-fitted estimated
         one. Not LinearDML: without effect modifiers it fits one constant effect, which estimates the average
         weighted by e(1 − e), not the ATE, whenever the effect varies with the propensity (on the simulator
-        0.021 against an ATE of 0.017). LinearDML is the fallback when AIPW was not run."""
+        0.021 against an ATE of 0.017). LinearDML is the fallback when AIPW was not run. Without a logged
+        propensity, AIPW then has the bias of confounding shared by an item's or a user's rows subtracted
+        (:meth:`_subtract_shared_confounding`)."""
         available = set(zip(self.estimates_["estimator"], self.estimates_["adjustment"]))
         if ("aipw", self.richest_) in available:
             choice = "aipw"
@@ -506,7 +520,7 @@ class Audit(BaseEstimator):
                                          effect_modifiers=self.effect_modifiers_,
                                          method_params={"init_params": light, "fit_params": {}})
             scale = max(abs(float(base.value)), 1e-12)
-            se = float(self.ate_interval()["se"]) * np.sqrt(len(self.dowhy_frame_) / len(frame))
+            se = float(self._recommended_rows()[0]["se"]) * np.sqrt(len(self.dowhy_frame_) / len(frame))
             specs = [
                 ("placebo_treatment", "placebo_treatment_refuter", dict(placebo_type="permute", num_simulations=3),
                  lambda new: abs(new) <= max(0.2 * scale, 2 * se), "a permuted exposure should have ~no effect"),
@@ -551,19 +565,47 @@ class Audit(BaseEstimator):
                           f"and outcome to explain the effect away ({ev['e_value_ci']:.2f} to move the recommended "
                           f"interval to the null; effect read as {on}); pass if the latter ≥ 1.25"}
 
-    def ate_interval(self) -> dict[str, Any]:
+    def _recommended_rows(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The recommended estimator's ATE and ATT on its rung, as estimated (before any subtraction)."""
         row = self.estimates_[(self.estimates_["estimator"] == self.recommended_["estimator"])
                               & (self.estimates_["adjustment"] == self.recommended_["adjustment"])].iloc[0]
-        return {"estimate": float(row["ate"]), "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]),
-                "se": float(row["se"]), "estimator": row["estimator"], "adjustment": row["adjustment"]}
+        ate = {"estimate": float(row["ate"]), "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]),
+               "se": float(row["se"]), "estimator": row["estimator"], "adjustment": row["adjustment"]}
+        critical = (ate["ci_high"] - ate["estimate"]) / ate["se"] if ate["se"] > 0 else 0.0  # the t quantile used
+        att = {"estimate": float(row["att"]), "ci_low": float(row["att_ci_low"]), "ci_high": float(row["att_ci_high"]),
+               "se": (float(row["att_ci_high"]) - float(row["att_ci_low"])) / (2 * critical) if critical else 0.0,
+               "estimator": row["estimator"], "adjustment": row["adjustment"]}
+        return ate, att
+
+    def _subtract_shared_confounding(self) -> None:
+        """The rule's second half: without a logged propensity, the doubly robust ATE and ATT less the bias the
+        shared-confounding check reads per item and per user, where that read is at least as precise as the
+        estimate or the check names it (:func:`diagnostics.shared_reads_to_subtract`); the reason says what was
+        taken off."""
+        ate, att = self._recommended_rows()
+        critical = (ate["ci_high"] - ate["estimate"]) / ate["se"] if ate["se"] > 0 else 0.0
+        self.intervals_ = {"ate": {**ate, "subtracted": {}}, "att": {**att, "subtracted": {}}}
+        chosen = diagnostics.shared_reads_to_subtract(self.shared_, ate["se"])  # the same groupings for both
+        if self.recommended_["estimator"] != "aipw" or not chosen:
+            return
+        for estimand, interval in (("ate", ate), ("att", att)):
+            reads = {name: self.shared_[name] if estimand == "ate" else self.shared_[name]["att"] for name in chosen}
+            self.intervals_[estimand] = diagnostics.subtract_shared_bias(interval, reads, critical)
+        taken = self.intervals_["ate"]["subtracted"]
+        if taken:
+            self.recommended_["reason"] += (
+                "; less the bias that confounding shared by each item's or each user's rows gives it, read from pairs "
+                f"of those rows ({', '.join(f'by {name} {bias:+.4f}' for name, bias in taken.items())}; subtracted "
+                "where that read is at least as precise as the estimate or names a confounder, its variance added)")
+
+    def ate_interval(self) -> dict[str, Any]:
+        """The headline ATE: the recommended estimate, less what shared confounding was read to add."""
+        return self.intervals_["ate"]
 
     def _result(self, seconds: dict[str, float]) -> AuditResult:
         roles = self.roles_
         ate = self.ate_interval()
-        row = self.estimates_[(self.estimates_["estimator"] == ate["estimator"])
-                              & (self.estimates_["adjustment"] == ate["adjustment"])].iloc[0]
-        att = {"estimate": float(row["att"]), "ci_low": float(row["att_ci_low"]), "ci_high": float(row["att_ci_high"]),
-               "estimator": ate["estimator"], "adjustment": ate["adjustment"]}
+        att = {key: value for key, value in self.intervals_["att"].items() if key != "se"}
         nuis = self.nuisance_richest_
         confounders = self.sets_.frame(self.richest_)  # balance is judged with the weights the estimates used
         balance_table = diagnostics.balance(confounders, self.t_, nuis.clipped_propensity()) if confounders.shape[1] \
@@ -574,8 +616,7 @@ class Audit(BaseEstimator):
         overlap["calibration"] = {"source": nuis.propensity_source,  # is it who was exposed? (the overlap figure)
                                   **diagnostics.propensity_calibration(nuis.propensity, self.t_, self.groups_)}
         deciles = uplift_by_quantile(self.uplift_, self.dr_, self.groups_)
-        shared = self._shared_confounding(nuis, ate["se"])
-        subtracted = diagnostics.subtract_shared_bias(ate["estimate"], ate["se"], shared) if shared else None
+        shared = self.shared_
         diag = {
             "overlap": overlap,
             "balance": diagnostics.balance_summary(balance_table),
@@ -583,9 +624,8 @@ class Audit(BaseEstimator):
                          for rung, n in self.nuisances_.items()},
             "uplift_validation": diagnostics.uplift_validation(self.uplift_, self.dr_, self.groups_),
             "warnings": [str(w) for w in self.report_.warnings] + _nuisance_warnings(nuis, self.t_)
-                        + _overlap_warnings(overlap, nuis) + _shared_confounding_warnings(shared, ate["se"], subtracted),
+                        + _overlap_warnings(overlap, nuis) + _shared_confounding_warnings(shared, ate),
             "shared_confounding": shared,
-            "shared_confounding_subtracted": subtracted,
             "text": self.sets_.text_features.encoding_summary() if self.sets_.text_features is not None else None,
         }
         heterogeneity = {"deciles": deciles.to_dict(orient="records"), "by_group": self._group_effects(),
@@ -623,24 +663,28 @@ class Audit(BaseEstimator):
                            figures_data={"balance": balance_table, "qini": qini_curve(self.uplift_, self.dr_),
                                          "graph_groups": self._graph_groups()})
 
-    def _shared_confounding(self, nuis: Nuisances, ate_se: float) -> dict[str, dict[str, Any]]:
+    def _shared_confounding(self, nuis: Nuisances) -> dict[str, dict[str, Any]]:
         """Per grouping (item, user), the bias a confounder shared by the group's rows gives the recommended
-        rung's doubly robust estimate (:func:`diagnostics.shared_confounding`), flagged when it lies
-        ``SHARED_CONFOUNDING_Z`` standard errors from 0 and is at least one standard error of the estimate. None
-        with a logged propensity: AIPW's bias is what the propensity misses times what the outcome models miss, and
-        a logged propensity that is who was exposed misses nothing (the calibration check says whether it is)."""
+        rung's doubly robust ATE (:func:`diagnostics.shared_confounding`; under ``att`` the ATT's), flagged when it
+        lies ``SHARED_CONFOUNDING_Z`` standard errors from 0 and is at least one standard error of the estimate.
+        Empty with a logged propensity: AIPW's bias is what the propensity misses times what the outcome models
+        miss, and a logged propensity that is who was exposed misses nothing (the calibration check says whether
+        it is)."""
         if nuis.propensity_source == "logged":
             return {}
         roles, out = self.roles_, {}
+        ate_se = self._recommended_rows()[0]["se"]
         for name, column, across in (("item", roles.item_id, roles.user_id), ("user", roles.user_id, roles.item_id)):
             if column is None:
                 continue
-            check = diagnostics.shared_confounding(
-                self.t_, self.y_, nuis.clipped_propensity(), nuis.mu0, nuis.mu1, self.data_[column].to_numpy(),
-                self.data_[across].to_numpy() if across else None)
+            args = (self.t_, self.y_, nuis.clipped_propensity(), nuis.mu0, nuis.mu1, self.data_[column].to_numpy(),
+                    self.data_[across].to_numpy() if across else None)
+            check = diagnostics.shared_confounding(*args)
             if check is not None:
+                att = diagnostics.shared_confounding(*args, estimand="att")
                 out[name] = {**check, "flagged": bool(abs(check["z"]) >= diagnostics.SHARED_CONFOUNDING_Z
-                                                      and abs(check["bias"]) >= ate_se)}
+                                                      and abs(check["bias"]) >= ate_se),
+                             "att": {"bias": att["bias"], "se": att["se"]}}
         return out
 
     def _settings(self) -> dict[str, Any]:
@@ -725,26 +769,27 @@ SHARED_EXAMPLES = {"item": "its popularity, price or age in the catalogue",
                    "user": "their activity, tenure or a taste their texts do not state"}
 
 
-def _shared_confounding_warnings(shared: dict[str, dict[str, Any]], ate_se: float,
-                                 subtracted: dict[str, Any] | None) -> list[str]:
-    """A confounder constant per item (or user) that the adjustment missed, large enough to matter, with the
-    estimate it would leave once subtracted (``subtracted``, a reading, not a measurement)."""
+def _shared_confounding_warnings(shared: dict[str, dict[str, Any]], ate: dict[str, Any]) -> list[str]:
+    """A confounder constant per item (or user) that the adjustment missed, large enough to matter, and whether
+    the recommended estimate (``ate``) already has its bias subtracted — an estimate under the assumption that
+    what was missed is shared that way."""
     out = []
+    taken = ate.get("subtracted", {})
+    se = ate.get("uncorrected", ate)["se"]
     for name, check in shared.items():
         if not check["flagged"]:
             continue
         unit, others = ("an item", "users") if name == "item" else ("a user", "items")
+        handled = (f"the recommended estimate has it subtracted ({ate['estimate']:+.4f} [{ate['ci_low']:+.4f}, "
+                   f"{ate['ci_high']:+.4f}], its variance added), which holds only if what was missed is shared "
+                   f"that way" if name in taken else
+                   "the recommended estimate does not subtract it")
         out.append(f"confounding shared by each {name}'s rows: what the propensity model misses about {unit} and "
                    f"what the outcome models miss about it move together across its {others}, enough to bias a "
                    f"doubly robust estimate on the recommended rung by about {check['bias']:+.4f} (z = "
-                   f"{check['z']:.1f}; the recommended estimate's "
-                   f"standard error is {ate_se:.4f}, and its interval does not include this bias) — a confounder "
+                   f"{check['z']:.1f}; the estimate's standard error is {se:.4f}); {handled} — a confounder "
                    f"constant per {name} ({SHARED_EXAMPLES[name]}) is missing from the covariates and texts: add it "
                    f"with --covariates, or log the propensity")
-    if out and subtracted:
-        out[-1] += (f"; subtracting what the checks read ({subtracted['subtracted']:+.4f}) leaves "
-                    f"{subtracted['estimate']:+.4f} [{subtracted['ci_low']:+.4f}, {subtracted['ci_high']:+.4f}], a reading "
-                    f"that assumes the missed confounder is shared that way, not a measurement")
     return out
 
 
