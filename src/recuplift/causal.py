@@ -565,8 +565,9 @@ class Audit(BaseEstimator):
                           f"and outcome to explain the effect away ({ev['e_value_ci']:.2f} to move the recommended "
                           f"interval to the null; effect read as {on}); pass if the latter ≥ 1.25"}
 
-    def _recommended_rows(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The recommended estimator's ATE and ATT on its rung, as estimated (before any subtraction)."""
+    def _recommended_rows(self) -> tuple[dict[str, Any], dict[str, Any], float]:
+        """The recommended estimator's ATE and ATT on its rung, as estimated (before any subtraction), and the
+        critical value their intervals used."""
         row = self.estimates_[(self.estimates_["estimator"] == self.recommended_["estimator"])
                               & (self.estimates_["adjustment"] == self.recommended_["adjustment"])].iloc[0]
         ate = {"estimate": float(row["ate"]), "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]),
@@ -575,15 +576,14 @@ class Audit(BaseEstimator):
         att = {"estimate": float(row["att"]), "ci_low": float(row["att_ci_low"]), "ci_high": float(row["att_ci_high"]),
                "se": (float(row["att_ci_high"]) - float(row["att_ci_low"])) / (2 * critical) if critical else 0.0,
                "estimator": row["estimator"], "adjustment": row["adjustment"]}
-        return ate, att
+        return ate, att, critical
 
     def _subtract_shared_confounding(self) -> None:
         """The rule's second half: without a logged propensity, the doubly robust ATE and ATT less the bias the
         shared-confounding check reads per item and per user, where that read is at least as precise as the
         estimate or the check names it (:func:`diagnostics.shared_reads_to_subtract`); the reason says what was
         taken off."""
-        ate, att = self._recommended_rows()
-        critical = (ate["ci_high"] - ate["estimate"]) / ate["se"] if ate["se"] > 0 else 0.0
+        ate, att, critical = self._recommended_rows()
         self.intervals_ = {"ate": {**ate, "subtracted": {}}, "att": {**att, "subtracted": {}}}
         chosen = diagnostics.shared_reads_to_subtract(self.shared_, ate["se"])  # the same groupings for both
         if self.recommended_["estimator"] != "aipw" or not chosen:
