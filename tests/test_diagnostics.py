@@ -217,13 +217,10 @@ def test_shared_confounding_needs_a_group_seen_by_two_units():
                                           np.array([0, 0, 1, 1]), np.array([7, 7, 8, 8])) is None
 
 
-def test_the_shared_bias_is_subtracted_where_its_read_is_as_precise_as_the_estimate_or_named():
+def test_subtracting_the_shared_bias_moves_the_estimate_and_widens_its_interval_by_the_reads_errors():
     interval = {"estimate": 0.10, "se": 0.012, "ci_low": 0.0765, "ci_high": 0.1235, "estimator": "aipw"}
-    reads = {"item": {"bias": 0.03, "se": 0.004, "flagged": True}, "user": {"bias": -0.01, "se": 0.012, "flagged": False},
-             "noisy": {"bias": 0.05, "se": 0.013, "flagged": False},  # less precise and not named: left out
-             "named": {"bias": 0.2, "se": 0.04, "flagged": True}}  # noisier than the estimate, but named: taken off
-    assert diagnostics.shared_reads_to_subtract(reads, interval["se"]) == ["item", "user", "named"]
-    out = diagnostics.subtract_shared_bias(interval, {k: reads[k] for k in ("item", "user")}, critical=2.0)
+    reads = {"item": {"bias": 0.03, "se": 0.004}, "user": {"bias": -0.01, "se": 0.012}}
+    out = diagnostics.subtract_shared_bias(interval, reads, critical=2.0)
     assert out["subtracted"] == {"item": 0.03, "user": -0.01}
     assert out["estimate"] == pytest.approx(0.08) and out["estimator"] == "aipw"
     assert out["se"] == pytest.approx(np.sqrt(0.012 ** 2 + 0.004 ** 2 + 0.012 ** 2))

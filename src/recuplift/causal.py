@@ -443,8 +443,8 @@ class Audit(BaseEstimator):
         one. Not LinearDML: without effect modifiers it fits one constant effect, which estimates the average
         weighted by e(1 − e), not the ATE, whenever the effect varies with the propensity (on the simulator
         0.021 against an ATE of 0.017). LinearDML is the fallback when AIPW was not run. Without a logged
-        propensity, AIPW then has the bias of confounding shared by an item's or a user's rows subtracted
-        (:meth:`_subtract_shared_confounding`)."""
+        propensity, AIPW then has the bias of confounding shared by an item's or a user's rows subtracted where
+        the check names it (:meth:`_subtract_shared_confounding`)."""
         available = set(zip(self.estimates_["estimator"], self.estimates_["adjustment"]))
         if ("aipw", self.richest_) in available:
             choice = "aipw"
@@ -580,12 +580,18 @@ class Audit(BaseEstimator):
 
     def _subtract_shared_confounding(self) -> None:
         """The rule's second half: without a logged propensity, the doubly robust ATE and ATT less the bias the
-        shared-confounding check reads per item and per user, where that read is at least as precise as the
-        estimate or the check names it (:func:`diagnostics.shared_reads_to_subtract`); the reason says what was
-        taken off."""
+        shared-confounding check reads for each grouping (item, user) it names; the reason says what was taken off.
+
+        Only named ones: a read's error moves against the estimate's (both come from the same residuals), and
+        where propensities are small its outcome residuals, weighted by T/ê² where the bias has 1/ê, carry a
+        third-order term. Subtracting every read at least as precise as the estimate raised coverage on our
+        simulator (2 → 8 of 10 without the propensity) but cut it on a generator with no shared confounder (95% →
+        85% of 20, film texts: the sparse logger's item reads averaged +0.016 where AIPW's bias was −0.004). A named
+        read is a bias several of its own standard errors from 0 and at least one of the estimate's, which the
+        interval cannot absorb."""
         ate, att, critical = self._recommended_rows()
         self.intervals_ = {"ate": {**ate, "subtracted": {}}, "att": {**att, "subtracted": {}}}
-        chosen = diagnostics.shared_reads_to_subtract(self.shared_, ate["se"])  # the same groupings for both
+        chosen = [name for name, check in self.shared_.items() if check["flagged"]]  # the same for both
         if self.recommended_["estimator"] != "aipw" or not chosen:
             return
         for estimand, interval in (("ate", ate), ("att", att)):
@@ -596,7 +602,7 @@ class Audit(BaseEstimator):
             self.recommended_["reason"] += (
                 "; less the bias that confounding shared by each item's or each user's rows gives it, read from pairs "
                 f"of those rows ({', '.join(f'by {name} {bias:+.4f}' for name, bias in taken.items())}; subtracted "
-                "where that read is at least as precise as the estimate or names a confounder, its variance added)")
+                "where the check names such a confounder, its variance added)")
 
     def ate_interval(self) -> dict[str, Any]:
         """The headline ATE: the recommended estimate, less what shared confounding was read to add."""

@@ -21,12 +21,6 @@ SMD_THRESHOLD = 0.1
 # audit_text_generalization; 80 audits without a logged propensity) |z| reached 3.7, while the confounders it is
 # for read 3.9 to 7.5 (audit_accuracy, shared_confounding)
 SHARED_CONFOUNDING_Z = 4.0
-# the recommended estimate subtracts a grouping's read bias when the read's standard error is at most this share
-# of the estimate's (or when the check names it): the subtraction then widens the interval by at most √2 per
-# grouping (on our simulator by about 11% for both), while where propensities are extreme the read, weighted by
-# 1/e², is several times noisier than the estimate and mostly noise (the interaction generator's sparse logger:
-# 3 to 8 times)
-SHARED_CORRECTION_MAX_SE_RATIO = 1.0
 
 
 def overlap(propensity: np.ndarray, t: np.ndarray) -> dict[str, Any]:
@@ -195,16 +189,6 @@ def shared_confounding(exposed: np.ndarray, outcome: np.ndarray, propensity: np.
     se = float(np.sqrt(k / (k - 1) * np.sum(weight ** 2 * (per_group - bias) ** 2))) if k > 1 else float("nan")
     z = bias / se if se > 0 else float("nan")
     return {"bias": bias, "se": se, "z": float(z), "groups": int(k), "rows": int(rows.to_numpy()[usable].sum())}
-
-
-def shared_reads_to_subtract(checks: dict[str, dict[str, Any]], se: float) -> list[str]:
-    """The groupings whose shared-confounding read (:func:`shared_confounding`) the recommended estimate, of
-    standard error ``se``, subtracts: those at least as precise as the estimate
-    (``SHARED_CORRECTION_MAX_SE_RATIO``), which cost its interval little width whatever they read, and those the
-    check named (``flagged``: a bias several of its own standard errors from 0 and at least one of the estimate's),
-    which leave the estimate wrong by more than its interval allows unless subtracted, however noisy."""
-    return [name for name, check in checks.items()
-            if check["se"] <= SHARED_CORRECTION_MAX_SE_RATIO * se or check["flagged"]]
 
 
 def subtract_shared_bias(interval: dict[str, Any], reads: dict[str, dict[str, Any]], critical: float) -> dict[str, Any]:
