@@ -597,12 +597,10 @@ class Audit(BaseEstimator):
         for estimand, interval in (("ate", ate), ("att", att)):
             reads = {name: self.shared_[name] if estimand == "ate" else self.shared_[name]["att"] for name in chosen}
             self.intervals_[estimand] = diagnostics.subtract_shared_bias(interval, reads, critical)
-        taken = self.intervals_["ate"]["subtracted"]
-        if taken:
-            self.recommended_["reason"] += (
-                "; less the bias that confounding shared by each item's or each user's rows gives it, read from pairs "
-                f"of those rows ({', '.join(f'by {name} {bias:+.4f}' for name, bias in taken.items())}; subtracted "
-                "where the check names such a confounder, its variance added)")
+        taken = ", ".join(f"by {name} {self.shared_[name]['bias']:+.4f}" for name in chosen)
+        self.recommended_["reason"] += (
+            "; less the bias that confounding shared by each item's or each user's rows gives it, read from pairs of "
+            f"those rows ({taken}; subtracted where the check names such a confounder, its variance added)")
 
     def ate_interval(self) -> dict[str, Any]:
         """The headline ATE: the recommended estimate, less what shared confounding was read to add."""
