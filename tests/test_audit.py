@@ -471,6 +471,11 @@ def test_an_unrecorded_item_popularity_is_named_and_a_logged_propensity_clears_i
     # it lands nearer what the logged propensity gives than the estimate that missed popularity; the ATT too
     assert abs(missed.ate["estimate"] - logged.ate["estimate"]) < 0.5 * abs(missed_by)
     assert missed.att["subtracted"].keys() == missed.ate["subtracted"].keys()
+    # the ATT's interval adds the read's variance to the estimator's own ATT standard error
+    att_se, att_read_se = aipw["att_se"], shared["item"]["att"]["se"]
+    critical = (before["ci_high"] - before["estimate"]) / before["se"]
+    assert missed.att["ci_high"] - missed.att["estimate"] == pytest.approx(critical * np.hypot(att_se, att_read_se))
+    assert aipw["att_ci_high"] - aipw["att"] == pytest.approx(critical * att_se)
     assert abs(missed.att["estimate"] - logged.att["estimate"]) \
         < 0.5 * abs(missed.att["uncorrected"]["estimate"] - logged.att["estimate"])
     headline = missed.headline().set_index("question")["answer"]

@@ -574,7 +574,7 @@ class Audit(BaseEstimator):
                "se": float(row["se"]), "estimator": row["estimator"], "adjustment": row["adjustment"]}
         critical = (ate["ci_high"] - ate["estimate"]) / ate["se"] if ate["se"] > 0 else 0.0  # the t quantile used
         att = {"estimate": float(row["att"]), "ci_low": float(row["att_ci_low"]), "ci_high": float(row["att_ci_high"]),
-               "se": (float(row["att_ci_high"]) - float(row["att_ci_low"])) / (2 * critical) if critical else 0.0,
+               "se": float(row["att_se"]),
                "estimator": row["estimator"], "adjustment": row["adjustment"]}
         return ate, att, critical
 

@@ -122,7 +122,7 @@ class EffectEstimator(BaseEstimator):
         return {"estimator": self.name, "adjustment": adjustment, "ate": self.ate_.estimate,
                 "ci_low": self.ate_.ci_low, "ci_high": self.ate_.ci_high, "se": self.ate_.se,
                 "att": self.att_.estimate, "att_ci_low": self.att_.ci_low, "att_ci_high": self.att_.ci_high,
-                "seconds": self.seconds_, "notes": list(self.notes_)}
+                "att_se": self.att_.se, "seconds": self.seconds_, "notes": list(self.notes_)}
 
 
 def _propensity_notes(nuisances: Nuisances) -> list[str]:
