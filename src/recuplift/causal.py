@@ -584,7 +584,7 @@ class Audit(BaseEstimator):
 
         Only named ones: a read's error moves against the estimate's (both come from the same residuals), so on a
         log without a shared confounder subtracting every read at least as precise as the estimate costs coverage
-        (the film generator's sparse logger, exploratory: 18 → 16 of 20). A named read is a bias several of its
+        (the film generator's sparse logger, exploratory: 33 → 30 of 35). A named read is a bias several of its
         own standard errors from 0 and at least one of the estimate's, which the interval cannot absorb."""
         ate, att, critical = self._recommended_rows()
         self.intervals_ = {"ate": {**ate, "subtracted": {}}, "att": {**att, "subtracted": {}}}
