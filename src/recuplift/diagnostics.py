@@ -173,33 +173,30 @@ def shared_confounding(exposed: np.ndarray, outcome: np.ndarray, propensity: np.
     if estimand == "ate":
         arms["treated"] = (t, e, y - np.asarray(mu1, float))
     units = np.arange(len(t)) if across is None else np.asarray(across)
-    columns: dict[str, np.ndarray] = {}
+    columns = {"row": np.ones_like(t)}
     for arm, (in_arm, chance, residual) in arms.items():
         columns |= {f"{arm}_miss": (t - e) / chance, f"{arm}_residual": in_arm * residual / chance,
                     f"{arm}_weight": in_arm / chance}
     frame = pd.DataFrame({"group": pd.factorize(np.asarray(groups))[0], "unit": pd.factorize(units)[0], **columns})
     by_group = frame.groupby("group")[list(columns)].sum()
     by_unit = frame.groupby(["group", "unit"])[list(columns)].sum()
-    rows = frame.groupby("group").size()
-    unit_rows = frame.groupby(["group", "unit"]).size()
 
-    def across_units(first: str, second: str | None) -> pd.Series:
-        """Sum over a group's pairs of rows from different units of first × second (second = 1 when None)."""
-        if second is None:
-            return rows * by_group[first] - (unit_rows * by_unit[first]).groupby(level="group").sum()
+    def across_units(first: str, second: str) -> pd.Series:
+        """Sum over each group's pairs of rows from different units of first × second."""
         return by_group[first] * by_group[second] - (by_unit[first] * by_unit[second]).groupby(level="group").sum()
 
+    rows = by_group["row"]
     per_group = pd.Series(0.0, index=rows.index)
-    usable = rows ** 2 - (unit_rows ** 2).groupby(level="group").sum() > 0
+    usable = across_units("row", "row") > 0
     for arm in arms:
-        weights = across_units(f"{arm}_weight", None)
+        weights = across_units(f"{arm}_weight", "row")
         usable &= weights > 0
         per_group += across_units(f"{arm}_miss", f"{arm}_residual") / weights.where(weights > 0)
     if not usable.any():
         return None
     per_group = per_group[usable].to_numpy() / (t.mean() if estimand == "att" else 1.0)
     weight = rows[usable].to_numpy(float)
-    weight /= weight.sum()
+    weight = weight / weight.sum()
     bias = float(weight @ per_group)
     k = len(per_group)
     se = float(np.sqrt(k / (k - 1) * np.sum(weight ** 2 * (per_group - bias) ** 2))) if k > 1 else float("nan")
